@@ -1,0 +1,94 @@
+/**
+ * The e2e runner: one local control plane per run (in a temp dir), the CRD installed, then every
+ * test/e2e/*.test.ts file in parallel (each file works in namespaces of its own), then teardown —
+ * also when tests fail or the run is interrupted.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { binDir, startCluster, stopCluster } from "./harness/cluster.ts";
+
+const repo = resolve(import.meta.dirname, "..");
+const filters = process.argv.slice(2);
+const files = readdirSync(join(repo, "test/e2e"))
+  .filter((f) => f.endsWith(".test.ts"))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .map((f) => join("test/e2e", f));
+if (files.length === 0) {
+  console.error(`no e2e test file matches ${filters.join(" ")}`);
+  process.exit(2);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "bgo-e2e-"));
+const started = Date.now();
+let stopping = false;
+async function teardown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await stopCluster(dir);
+    if (code === 0 && process.env.KEEP_CLUSTER_DIR === undefined)
+      rmSync(dir, { recursive: true, force: true });
+    else console.log(`[e2e] cluster logs kept in ${dir}/logs`);
+    console.log(`[e2e] wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  process.exit(code);
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => void teardown(130));
+
+try {
+  const paths = await startCluster(dir, { log: (l) => console.log(`[e2e] ${l}`) });
+  const kubectl = join(binDir(), "kubectl");
+  const crd = spawnSync(
+    kubectl,
+    ["--kubeconfig", paths.kubeconfig, "apply", "--server-side", "-f", "deploy/crd/"],
+    {
+      cwd: repo,
+      stdio: "inherit",
+    },
+  );
+  if (crd.status !== 0) throw new Error("could not install the CRD");
+  spawnSync(
+    kubectl,
+    [
+      "--kubeconfig",
+      paths.kubeconfig,
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      "crd",
+      "--all",
+    ],
+    {
+      stdio: "inherit",
+    },
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      "--test",
+      "--test-reporter=spec",
+      // e2e tests mostly wait on the cluster, so they run in parallel well past the core count.
+      `--test-concurrency=${process.env.E2E_CONCURRENCY ?? "8"}`,
+      "--test-timeout=300000",
+      ...files,
+    ],
+    {
+      cwd: repo,
+      stdio: "inherit",
+      env: {
+        ...process.env,
+        KUBECONFIG: paths.kubeconfig,
+        BGO_CLUSTER_DIR: dir,
+        BGO_OPERATOR_KUBECONFIG: paths.operatorKubeconfig,
+        BGO_AUDIT_LOG: paths.auditLog,
+        PATH: `${binDir()}:${process.env.PATH ?? ""}`,
+      },
+    },
+  );
+  const code = await new Promise<number>((res) => child.on("exit", (c) => res(c ?? 1)));
+  await teardown(code);
+} catch (err) {
+  console.error(`[e2e] ${err instanceof Error ? err.message : String(err)}`);
+  await teardown(1);
+}
