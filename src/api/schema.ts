@@ -1,0 +1,439 @@
+/**
+ * The BlueGreenDeployment API, written once as TypeBox schemas. The TypeScript types are `Static<>` of these
+ * schemas and the CRD's openAPIV3Schema is generated from them (crd.ts), so the two cannot drift.
+ *
+ * Conventions the generator relies on:
+ * - a property with a `default` is required in the TS type (the API server, or parse.ts, always fills it)
+ *   but optional in the CRD;
+ * - `Type.Record(Type.String(), X)` becomes `additionalProperties: X` (a Kubernetes map);
+ * - a union of string literals becomes a string `enum`; an `x-kubernetes-int-or-string` union is kept as is.
+ */
+import {
+  FormatRegistry,
+  type SchemaOptions,
+  type Static,
+  type TLiteral,
+  type TUnion,
+  Type,
+} from "@sinclair/typebox";
+import { API_VERSION, KIND } from "./labels.ts";
+import * as R from "./rules.ts";
+
+// The CRD says `format: date-time` (RFC 3339); TypeBox only checks formats it knows.
+if (!FormatRegistry.Has("date-time")) {
+  FormatRegistry.Set("date-time", (v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d\d-\d\dT/.test(v));
+}
+
+const MAX_DELAY_SECONDS = 7 * 86400;
+const MAX_REPLICAS = 10000;
+
+const validations = (...rules: R.CelRule[]) => ({ "x-kubernetes-validations": rules });
+
+/** A union of string literals (the CRD gets `type: string, enum: [...]`). */
+function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: SchemaOptions = {},
+): TUnion<TLiteral<T[number]>[]> {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  );
+}
+
+const Delay = (description: string, def: number) =>
+  Type.Integer({ format: "int32", minimum: 0, maximum: MAX_DELAY_SECONDS, default: def, description });
+
+const Port = (description: string, options: Record<string, unknown> = {}) =>
+  Type.Integer({ format: "int32", minimum: 1, maximum: 65535, description, ...options });
+
+/** Annotations: free-form, nothing iterates over them. */
+const Annotations = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+
+/** A label map users write: bounded (CEL cost), syntactically valid, none of the operator's own keys. */
+const Labels = (description: string, options: Record<string, unknown> = {}) =>
+  Type.Record(Type.String(), Type.String({ maxLength: 63 }), {
+    description,
+    maxProperties: 64,
+    ...options,
+    ...validations(R.NO_RESERVED_LABELS, R.LABEL_KEYS_VALID, R.LABEL_VALUES_VALID),
+  });
+
+const PodMetadata = (what: string) =>
+  Type.Object(
+    {
+      labels: Type.Optional(Labels(`Labels added to the ${what} pods.`)),
+      annotations: Type.Optional(Annotations(`Annotations added to the ${what} pods.`)),
+    },
+    { description: `Metadata the operator adds to the pods of the ${what} color only.` },
+  );
+
+// ---------------------------------------------------------------------------------------------------------
+// spec
+
+export const Container = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, ...validations(R.CONTAINER_NAME_IS_DNS1123) }),
+    image: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  {
+    description:
+      "A Kubernetes container (core/v1 Container); fields other than name and image are kept as written.",
+    "x-kubernetes-preserve-unknown-fields": true,
+  },
+);
+
+export const PodTemplate = Type.Object(
+  {
+    metadata: Type.Optional(
+      Type.Object(
+        {
+          labels: Type.Optional(Labels("Labels of the pods; the selector when spec.selector is omitted.")),
+          annotations: Type.Optional(Annotations("Annotations of the pods.")),
+        },
+        { description: "Labels and annotations of the pods." },
+      ),
+    ),
+    spec: Type.Object(
+      {
+        containers: Type.Array(Container, {
+          minItems: 1,
+          maxItems: 32,
+          description: "The pod's containers (at least one).",
+          ...validations(R.CONTAINER_NAMES_UNIQUE),
+        }),
+      },
+      {
+        description: "A Kubernetes PodSpec (core/v1); fields other than containers are kept as written.",
+        "x-kubernetes-preserve-unknown-fields": true,
+      },
+    ),
+  },
+  { description: "The pod template, as in a Deployment. Set either this or spec.image." },
+);
+
+export const Selector = Type.Object(
+  {
+    matchLabels: Labels("Labels the pods must have; each must appear in spec.template.metadata.labels.", {
+      minProperties: 1,
+    }),
+  },
+  {
+    description:
+      "Selects the pods of this BlueGreenDeployment (both colors; the operator adds the color label). Immutable. Defaults to the template's labels (app: <name> for spec.image).",
+    ...validations(R.SELECTOR_IMMUTABLE),
+  },
+);
+
+export const ServiceSpec = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        description:
+          "Adopt the existing Service of this name and manage only its selector. When omitted, the operator creates and owns a Service named <metadata.name>.",
+        ...validations(R.SERVICE_NAME_IS_DNS1035),
+      }),
+    ),
+    port: Port("The port the Service exposes.", { default: 80 }),
+    targetPort: Type.Optional(
+      Type.Union([Type.Integer(), Type.String({ maxLength: 15 })], {
+        description:
+          "The container port (number or name) traffic goes to. Defaults to spec.port for spec.image.",
+        "x-kubernetes-int-or-string": true,
+        ...validations(R.TARGET_PORT_VALID),
+      }),
+    ),
+    type: StringEnum(["ClusterIP", "NodePort", "LoadBalancer"] as const, {
+      default: "ClusterIP",
+      description: "The Service type (created Services only).",
+    }),
+    annotations: Type.Optional(
+      Annotations("Annotations of the created Services (e.g. for a load balancer)."),
+    ),
+    sessionAffinity: StringEnum(["None", "ClientIP"] as const, {
+      default: "None",
+      description: "The Service's session affinity.",
+    }),
+  },
+  { default: {}, description: "The active Service, which sends user traffic to the active color." },
+);
+
+export const PreviewSpec = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description: "Create a preview Service selecting the new color before promotion.",
+    }),
+    serviceName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        description: "The preview Service's name. Default <metadata.name>-preview.",
+        ...validations(R.PREVIEW_SERVICE_NAME_IS_DNS1035),
+      }),
+    ),
+    replicas: Type.Optional(
+      Type.Integer({
+        format: "int32",
+        minimum: 1,
+        maximum: MAX_REPLICAS,
+        description:
+          "Replicas of the new color before promotion (capped at spec.replicas); it is scaled to spec.replicas before the switch. Default spec.replicas.",
+      }),
+    ),
+  },
+  { default: {}, description: "The preview of a new revision before it is promoted." },
+);
+
+export const PromotionSpec = Type.Object(
+  {
+    mode: StringEnum(["Manual", "Auto"] as const, {
+      default: "Manual",
+      description:
+        "Manual: wait for `kubectl bluegreen promote` (which approves one revision). Auto: promote once the preview is ready and the pre-promotion gates passed, after delaySeconds.",
+    }),
+    delaySeconds: Delay("With mode Auto, how long the preview stays ready before it is promoted.", 0),
+  },
+  { default: {}, description: "When the new color gets the traffic.", ...validations(R.DELAY_NEEDS_AUTO) },
+);
+
+export const StrategySpec = Type.Object(
+  {
+    promotion: PromotionSpec,
+    scaleDownDelaySeconds: Delay(
+      "After a switch, how long the old color stays at full size (connection draining, instant rollback) before it is scaled to zero. 0 scales it down as soon as the switch is verified.",
+      30,
+    ),
+    abortScaleDownDelaySeconds: Delay(
+      "After an abort, how long the new color is kept before it is scaled to zero. 0 scales it down at once.",
+      30,
+    ),
+    progressDeadlineSeconds: Type.Integer({
+      format: "int32",
+      minimum: 1,
+      maximum: MAX_DELAY_SECONDS,
+      default: 600,
+      description: "How long the new color may take to become ready before the rollout counts as failed.",
+    }),
+    abortOnProgressDeadline: Type.Boolean({
+      default: true,
+      description:
+        "Abort (keep traffic on the stable color, scale the new one down) when the deadline passes.",
+    }),
+    antiAffinity: StringEnum(["None", "Preferred", "Required"] as const, {
+      default: "None",
+      description: "Keep the pods of the two colors on different nodes (preferred or required scheduling).",
+    }),
+    activeMetadata: Type.Optional(PodMetadata("active")),
+    previewMetadata: Type.Optional(PodMetadata("preview")),
+  },
+  { default: {}, description: "How a new revision is rolled out." },
+);
+
+export const BlueGreenDeploymentSpec = Type.Object(
+  {
+    replicas: Type.Integer({
+      format: "int32",
+      minimum: 0,
+      maximum: MAX_REPLICAS,
+      default: 1,
+      description: "Pods of the active color (the scale subresource, so an HPA can set it).",
+    }),
+    selector: Type.Optional(Selector),
+    template: Type.Optional(PodTemplate),
+    image: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          "Shorthand for spec.template: one container named <metadata.name> running this image, labelled app: <metadata.name>.",
+      }),
+    ),
+    port: Type.Optional(Port("With spec.image, the container port (default 8080).")),
+    service: ServiceSpec,
+    preview: PreviewSpec,
+    strategy: StrategySpec,
+    paused: Type.Boolean({
+      default: false,
+      description: "Freeze the rollout where it is; traffic stays where it is.",
+    }),
+    revisionHistoryLimit: Type.Integer({
+      format: "int32",
+      minimum: 0,
+      maximum: 100,
+      default: 10,
+      description: "How many promoted revisions status.history keeps for rollback.",
+    }),
+  },
+  {
+    description: "The desired state: what to run and how to release a new revision of it.",
+    ...validations(
+      R.NOT_TEMPLATE_AND_IMAGE,
+      R.TEMPLATE_OR_IMAGE,
+      R.PORT_ONLY_WITH_IMAGE,
+      R.SELECTOR_MATCHES_TEMPLATE,
+      R.TEMPLATE_HAS_LABELS,
+      R.SHORTHAND_TARGET_PORT_IS_NUMBER,
+      R.ACTIVE_METADATA_KEEPS_SELECTOR,
+      R.PREVIEW_METADATA_KEEPS_SELECTOR,
+    ),
+  },
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// status
+
+export const COLORS = ["blue", "green"] as const;
+export const PHASES = [
+  "Initializing",
+  "Progressing",
+  "AwaitingPromotion",
+  "Promoting",
+  "Verifying",
+  "Stable",
+  "Paused",
+  "Aborted",
+  "Degraded",
+] as const;
+
+const Color = (description: string) => StringEnum(COLORS, { description });
+const DateTime = (description: string) => Type.String({ format: "date-time", description });
+const Count = (description: string) => Type.Integer({ format: "int32", minimum: 0, description });
+
+export const ColorStatus = Type.Object({
+  revision: Type.Optional(Type.String({ description: "The revision this color's Deployment runs." })),
+  image: Type.Optional(Type.String({ description: "Its container images, comma-separated." })),
+  replicas: Count("Its pods."),
+  readyReplicas: Count("Its ready pods."),
+  role: StringEnum(["active", "preview", "idle"] as const, { description: "What the color does now." }),
+});
+
+/** metav1.Condition, with the upstream validation. */
+export const Condition = Type.Object({
+  type: Type.String({ maxLength: 316, description: "Available, Progressing, Promoted, Degraded, ..." }),
+  status: StringEnum(["True", "False", "Unknown"] as const),
+  observedGeneration: Type.Optional(Type.Integer({ format: "int64", minimum: 0 })),
+  lastTransitionTime: DateTime("When status last changed."),
+  reason: Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+  }),
+  message: Type.String({ maxLength: 32768 }),
+});
+
+export const BlueGreenDeploymentStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(
+      Type.Integer({ format: "int64", description: "The generation acted on." }),
+    ),
+    phase: Type.Optional(StringEnum(PHASES, { description: "Where the rollout is." })),
+    message: Type.Optional(Type.String({ description: "What is happening or wrong, for people." })),
+    activeColor: Type.Optional(Color("The color the active Service selects.")),
+    previewColor: Type.Optional(Color("The color the preview Service selects.")),
+    activeRevision: Type.Optional(Type.String()),
+    previewRevision: Type.Optional(Type.String()),
+    activeImage: Type.Optional(Type.String()),
+    previewImage: Type.Optional(Type.String()),
+    replicas: Type.Optional(Count("Pods of the active color (scale subresource).")),
+    readyReplicas: Type.Optional(Count("Ready pods of the active color.")),
+    ready: Type.Optional(Type.String({ description: "readyReplicas/replicas, e.g. 3/3." })),
+    selector: Type.Optional(
+      Type.String({ description: "Label selector of the active pods (scale subresource)." }),
+    ),
+    colors: Type.Optional(
+      Type.Object(
+        { blue: Type.Optional(ColorStatus), green: Type.Optional(ColorStatus) },
+        { description: "Per color." },
+      ),
+    ),
+    conditions: Type.Optional(
+      Type.Array(Condition, {
+        maxItems: 32,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+      }),
+    ),
+    rollout: Type.Optional(
+      Type.Object(
+        {
+          revision: Type.Optional(Type.String()),
+          startedAt: Type.Optional(DateTime("When the rollout of this revision started.")),
+          previewReadySince: Type.Optional(DateTime("When the preview became fully ready.")),
+          promotedAt: Type.Optional(DateTime("When traffic switched to it.")),
+        },
+        { description: "The rollout in progress or last finished." },
+      ),
+    ),
+    history: Type.Optional(
+      Type.Array(
+        Type.Object({
+          revision: Type.String(),
+          image: Type.Optional(Type.String()),
+          promotedAt: Type.Optional(DateTime("When it became active.")),
+          switchedFrom: Type.Optional(Color("The color active before it.")),
+        }),
+        { maxItems: 50, description: "Promoted revisions, newest first, for rollback." },
+      ),
+    ),
+    servingPods: Type.Optional(
+      Type.Array(
+        Type.Object({
+          name: Type.String(),
+          color: Color("Its color."),
+          ready: Type.Boolean(),
+          ip: Type.Optional(Type.String()),
+        }),
+        { maxItems: 20, description: "Some of the pods behind the active Service." },
+      ),
+    ),
+  },
+  { description: "What the operator observed and did." },
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// the resource
+
+/** The metadata fields the operator reads; the rest of ObjectMeta passes through unchecked. */
+export const ObjectMeta = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  namespace: Type.Optional(Type.String()),
+  uid: Type.Optional(Type.String()),
+  resourceVersion: Type.Optional(Type.String()),
+  generation: Type.Optional(Type.Integer()),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+  deletionTimestamp: Type.Optional(Type.Unknown()),
+  creationTimestamp: Type.Optional(Type.Unknown()),
+});
+
+export const BlueGreenDeployment = Type.Object(
+  {
+    apiVersion: Type.Literal(API_VERSION),
+    kind: Type.Literal(KIND),
+    metadata: ObjectMeta,
+    spec: BlueGreenDeploymentSpec,
+    status: Type.Optional(BlueGreenDeploymentStatus),
+  },
+  {
+    description:
+      "Runs an application as two Deployments, blue and green, and releases each new revision by switching a Service from one to the other once the new one is ready.",
+    ...validations(R.NAME_IS_DNS1035, R.NAME_IS_SHORT, R.SERVICE_NAMES_DIFFER, R.SHORTHAND_SELECTOR),
+  },
+);
+
+export type BlueGreenDeploymentSpec = Static<typeof BlueGreenDeploymentSpec>;
+export type BlueGreenDeploymentStatus = Static<typeof BlueGreenDeploymentStatus>;
+export type BlueGreenDeployment = Static<typeof BlueGreenDeployment>;
+export type PodTemplate = Static<typeof PodTemplate>;
+export type Container = Static<typeof Container>;
+export type ServiceSpec = Static<typeof ServiceSpec>;
+export type PreviewSpec = Static<typeof PreviewSpec>;
+export type StrategySpec = Static<typeof StrategySpec>;
+export type PromotionSpec = Static<typeof PromotionSpec>;
+export type ColorStatus = Static<typeof ColorStatus>;
+export type Condition = Static<typeof Condition>;
+export type Color = (typeof COLORS)[number];
+export type Phase = (typeof PHASES)[number];
+export type ObjectMeta = Static<typeof ObjectMeta>;
