@@ -1,0 +1,135 @@
+/**
+ * The domain vocabulary shared by observe (reads caches), plan (pure) and execute (writes).
+ * Nothing here imports the Kubernetes client.
+ */
+import type { BlueGreenDeploymentSpec, BlueGreenDeploymentStatus } from "../api/schema.ts";
+
+export type Color = "blue" | "green";
+export const COLORS: readonly Color[] = ["blue", "green"];
+export function otherColor(c: Color): Color {
+  return c === "blue" ? "green" : "blue";
+}
+
+/** A plain pod template (metadata + spec) as the Kubernetes API takes it. */
+export interface PodTemplate {
+  readonly metadata?: {
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+/** What one color's Deployment looks like in the cache. */
+export interface ColorState {
+  readonly color: Color;
+  /** The revision label on its pod template (bluegreen.io/revision). */
+  readonly revision: string | undefined;
+  /**
+   * Canonical JSON of the user's template this Deployment was written from. Comparing it (not
+   * a hash) decides "runs the desired revision", so a change of hashing never redeploys anything.
+   */
+  readonly userTemplate: string | undefined;
+  readonly image: string;
+  /** spec.replicas of the Deployment. */
+  readonly replicas: number;
+  /** The Deployment controller has observed our last write and every replica runs the current template. */
+  readonly rolledOut: boolean;
+  /** Pods of this color running the Deployment's revision with condition Ready=True. */
+  readonly readyPods: number;
+  /**
+   * When this color, once it is no longer live, must be scaled to zero (ms since epoch).
+   * `undefined`: no deadline recorded; `"invalid"`: unreadable (both mean "now" for a retired color).
+   */
+  readonly scaleDownAt: number | "invalid" | undefined;
+}
+
+export interface ServiceState {
+  readonly exists: boolean;
+  /** The color its selector picks, `undefined` when it selects none, "invalid" when the selector is not ours. */
+  readonly selectorColor: Color | "invalid" | undefined;
+  /** Everything but the color in the Service matches what we would write (ports, type, labels...). */
+  readonly upToDate: boolean;
+}
+
+/** Ready endpoints per color, from the Service's EndpointSlices (the kube-proxy's view). */
+export type EndpointCounts = Readonly<Record<Color, number>>;
+
+export interface Annotations {
+  /** bluegreen.io/promote: the one revision a person approved. */
+  readonly promote: string | undefined;
+  /** bluegreen.io/abort: the one revision a person (or the deadline) aborted. */
+  readonly abort: string | undefined;
+  /** bluegreen.io/paused=true: an imperative pause that does not touch spec (GitOps-friendly). */
+  readonly paused: boolean;
+}
+
+export interface Desired {
+  readonly template: PodTemplate;
+  readonly revision: string;
+  /** Canonical JSON of `template`, compared with ColorState.userTemplate. */
+  readonly canonical: string;
+  readonly image: string;
+  readonly selector: Readonly<Record<string, string>>;
+}
+
+export interface Observed {
+  readonly name: string;
+  readonly namespace: string;
+  readonly generation: number;
+  readonly spec: BlueGreenDeploymentSpec;
+  readonly status: BlueGreenDeploymentStatus;
+  readonly annotations: Annotations;
+  readonly desired: Desired;
+  readonly colors: Readonly<Partial<Record<Color, ColorState>>>;
+  readonly activeService: ServiceState;
+  /** `undefined` when the preview Service is disabled. */
+  readonly previewService: ServiceState | undefined;
+  readonly activeEndpoints: EndpointCounts;
+  readonly previewEndpoints: EndpointCounts;
+  /** Names of the ready pods of each color (bounded), for status.servingPods. */
+  readonly pods: ReadonlyArray<{
+    readonly name: string;
+    readonly color: Color;
+    readonly ready: boolean;
+    readonly ip?: string;
+  }>;
+}
+
+export type EventType = "Normal" | "Warning";
+
+/** Everything execute() may do. Each action is idempotent on its own. */
+export type Action =
+  | {
+      readonly type: "ApplyDeployment";
+      readonly color: Color;
+      readonly replicas: number;
+      readonly revision: string;
+      readonly reason: string;
+    }
+  | {
+      readonly type: "ScaleDeployment";
+      readonly color: Color;
+      readonly replicas: number;
+      readonly reason: string;
+    }
+  | { readonly type: "SetScaleDownDeadline"; readonly color: Color; readonly at: string }
+  | {
+      readonly type: "ApplyService";
+      readonly role: "active" | "preview";
+      readonly color: Color;
+      readonly reason: string;
+    }
+  | { readonly type: "MarkAborted"; readonly revision: string }
+  | {
+      readonly type: "Event";
+      readonly eventType: EventType;
+      readonly reason: string;
+      readonly message: string;
+    }
+  | { readonly type: "UpdateStatus"; readonly status: BlueGreenDeploymentStatus };
+
+export interface Plan {
+  readonly actions: readonly Action[];
+  /** Reconcile again after this long even if nothing changes (timers: delays and deadlines). */
+  readonly requeueAfterMs: number | undefined;
+}

@@ -1,0 +1,185 @@
+/**
+ * execute(): the only code that writes to the API. It carries out a plan's actions in order and
+ * stops at the first failure (the next reconcile re-plans from what the cluster then shows).
+ * Each action is idempotent; a plan with no actions makes no request at all.
+ */
+import { hostname } from "node:os";
+import { API_VERSION, KIND, PLURAL } from "../api/labels.ts";
+import {
+  activeServiceName,
+  deploymentName,
+  type Owner,
+  previewServiceName,
+  renderDeployment,
+  renderService,
+} from "../bluegreen/render.ts";
+import type { Action, Observed } from "../bluegreen/types.ts";
+import { ApiError, type KubeClient } from "./kube.ts";
+
+export const bgdPath = (ns: string, name?: string): string =>
+  `/apis/bluegreen.io/v1/namespaces/${ns}/${PLURAL}${name === undefined ? "" : `/${name}`}`;
+const deploymentPath = (ns: string, name: string) => `/apis/apps/v1/namespaces/${ns}/deployments/${name}`;
+const servicePath = (ns: string, name: string) => `/api/v1/namespaces/${ns}/services/${name}`;
+
+/** A write failed for a reason retrying will not fix (the object we rendered is invalid). */
+export class PermanentError extends Error {
+  override readonly cause: unknown;
+  constructor(message: string, cause: unknown) {
+    super(message);
+    this.name = "PermanentError";
+    this.cause = cause;
+  }
+}
+
+/** Someone else changed the object first; requeue quietly and re-plan from the new state. */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}
+
+export interface ExecuteContext {
+  readonly client: KubeClient;
+  readonly observed: Observed;
+  readonly owner: Owner;
+  /** resourceVersion of the BGD the plan was made from (status writes are conditional on it). */
+  readonly resourceVersion: string;
+  readonly log?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+const reporter = `${hostname()}`;
+
+export async function createEvent(
+  client: KubeClient,
+  owner: Owner,
+  eventType: string,
+  reason: string,
+  message: string,
+): Promise<void> {
+  const now = new Date().toISOString();
+  await client.create(`/api/v1/namespaces/${owner.namespace}/events`, {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: { generateName: `${owner.name}.`, namespace: owner.namespace },
+    involvedObject: {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      name: owner.name,
+      namespace: owner.namespace,
+      uid: owner.uid,
+    },
+    type: eventType,
+    reason,
+    message: message.slice(0, 1024),
+    source: { component: "bluegreen-operator" },
+    reportingComponent: "bluegreen-operator",
+    reportingInstance: reporter,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  });
+}
+
+async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
+  const { client, observed: o, owner } = ctx;
+  const ns = owner.namespace;
+  switch (a.type) {
+    case "ApplyDeployment": {
+      const body = renderDeployment(o.spec, owner, o.desired, a.color, a.replicas);
+      await client.apply(deploymentPath(ns, deploymentName(owner.name, a.color)), body);
+      return;
+    }
+    case "ScaleDeployment":
+      await client.patch(
+        deploymentPath(ns, deploymentName(owner.name, a.color)),
+        { spec: { replicas: a.replicas } },
+        "merge",
+      );
+      return;
+    case "SetScaleDownDeadline":
+      await client.patch(
+        deploymentPath(ns, deploymentName(owner.name, a.color)),
+        { metadata: { annotations: { "bluegreen.io/scale-down-at": a.at } } },
+        "merge",
+      );
+      return;
+    case "ApplyService": {
+      const name =
+        a.role === "active" ? activeServiceName(owner.name, o.spec) : previewServiceName(owner.name, o.spec);
+      await client.apply(servicePath(ns, name), renderService(o.spec, owner, o.desired, a.role, a.color));
+      return;
+    }
+    case "MarkAborted":
+      await client.patch(
+        bgdPath(ns, owner.name),
+        { metadata: { annotations: { "bluegreen.io/abort": a.revision } } },
+        "merge",
+      );
+      return;
+    case "Event":
+      await createEvent(client, owner, a.eventType, a.reason, a.message);
+      return;
+    case "UpdateStatus":
+      // Conditional on the resourceVersion we planned from: a stale cache gets a 409, not a lost update.
+      await client.replace(`${bgdPath(ns, owner.name)}/status`, {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: owner.name, namespace: ns, resourceVersion: ctx.resourceVersion },
+        status: a.status,
+      });
+      return;
+    default: {
+      const never: never = a;
+      throw new Error(`unknown action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function describe(a: Action): string {
+  switch (a.type) {
+    case "ApplyDeployment":
+      return `applying Deployment for ${a.color} (revision ${a.revision}, ${a.replicas} replicas)`;
+    case "ScaleDeployment":
+      return `scaling ${a.color} to ${a.replicas}`;
+    case "SetScaleDownDeadline":
+      return `setting the scale-down deadline of ${a.color}`;
+    case "ApplyService":
+      return `pointing the ${a.role} Service at ${a.color}`;
+    case "MarkAborted":
+      return `marking revision ${a.revision} aborted`;
+    case "Event":
+      return `recording event ${a.reason}`;
+    case "UpdateStatus":
+      return "updating status";
+  }
+}
+
+export async function execute(ctx: ExecuteContext, actions: readonly Action[]): Promise<void> {
+  const { owner } = ctx;
+  for (const a of actions) {
+    try {
+      await executeOne(ctx, a);
+      if (a.type !== "Event" && a.type !== "UpdateStatus") {
+        ctx.log?.(capitalize(describe(a)), {
+          bgd: `${owner.namespace}/${owner.name}`,
+          reason: "reason" in a ? a.reason : undefined,
+        });
+      }
+    } catch (err) {
+      const what = `while ${describe(a)} for ${owner.namespace}/${owner.name}`;
+      if (err instanceof ApiError) {
+        if (err.code === 409) throw new ConflictError(`${what}: ${err.message}`);
+        // An Event that could not be recorded must not stop the rollout.
+        if (a.type === "Event") continue;
+        if (err.code === 422 || err.code === 400) throw new PermanentError(`${what}: ${err.message}`, err);
+      }
+      if (a.type === "Event") continue;
+      throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

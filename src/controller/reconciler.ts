@@ -1,0 +1,158 @@
+/**
+ * One reconcile of one BlueGreenDeployment key: observe (caches) → plan (pure) → execute (writes).
+ * It receives a key, never an event, and rebuilds its view from the caches every time.
+ */
+import type { Logger } from "pino";
+import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
+import { setConditions } from "../bluegreen/conditions.ts";
+import { plan, sameJson } from "../bluegreen/plan.ts";
+import { bgdPath, ConflictError, createEvent, execute, PermanentError } from "./executor.ts";
+import type { KubeClient } from "./kube.ts";
+import { type Caches, type KObject, observe } from "./observe.ts";
+
+export interface ReconcilerDeps {
+  readonly client: KubeClient;
+  readonly caches: Caches;
+  /** The BGD as the cache has it, or undefined once deleted. */
+  readonly getBgd: (namespace: string, name: string) => unknown;
+  readonly now: () => number;
+  readonly log: Logger;
+  /** Called once per reconcile with what happened (metrics hook). */
+  readonly onResult?: (r: ReconcileOutcome) => void;
+}
+
+export interface ReconcileOutcome {
+  readonly key: string;
+  readonly writes: number;
+  readonly phase: string | undefined;
+  readonly activeColor: string | undefined;
+  readonly switched: boolean;
+  readonly aborted: boolean;
+}
+
+export function splitKey(key: string): [string, string] {
+  const i = key.indexOf("/");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+export function makeReconciler(deps: ReconcilerDeps) {
+  return async function reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+    const [namespace, name] = splitKey(key);
+    const raw = deps.getBgd(namespace, name);
+    // Deleted: owner references let the garbage collector remove what we created.
+    if (raw === undefined) return {};
+    const meta = (raw as KObject & { metadata?: { resourceVersion?: string } }).metadata ?? {};
+    if (meta.deletionTimestamp !== undefined) return {};
+    const resourceVersion = meta.resourceVersion ?? "";
+    const observation = observe(raw, deps.caches);
+    const log = deps.log.child({ bgd: key });
+
+    if (!observation.ok) {
+      // Bad input the schema could not catch: say so in a condition, move nothing, do not retry
+      // until the object changes.
+      const old = ((raw as { status?: BlueGreenDeploymentStatus }).status ?? {}) as BlueGreenDeploymentStatus;
+      const now = new Date(deps.now()).toISOString();
+      const status: BlueGreenDeploymentStatus = {
+        ...old,
+        observedGeneration: observation.generation,
+        phase: "Degraded",
+        message: observation.message,
+        conditions: setConditions(
+          old.conditions,
+          [{ type: "Degraded", status: "True", reason: "InvalidSpec", message: observation.message }],
+          now,
+          observation.generation,
+        ),
+      };
+      if (!sameJson(old, status)) {
+        await deps.client.replace(`${bgdPath(namespace, name)}/status`, {
+          apiVersion: "bluegreen.io/v1",
+          kind: "BlueGreenDeployment",
+          metadata: { name, namespace, resourceVersion },
+          status,
+        });
+        await createEvent(
+          deps.client,
+          observation.owner,
+          "Warning",
+          "InvalidSpec",
+          observation.message,
+        ).catch(() => {});
+        log.warn({ message: observation.message }, "Refused invalid spec");
+      }
+      return {};
+    }
+
+    const p = plan(observation.observed, deps.now());
+    try {
+      await execute(
+        {
+          client: deps.client,
+          observed: observation.observed,
+          owner: observation.owner,
+          resourceVersion,
+          log: (msg, fields) => log.info(fields, msg),
+        },
+        p.actions,
+      );
+    } catch (err) {
+      if (err instanceof ConflictError) {
+        // Our cache was behind; the watch event on its way will bring the new state.
+        log.debug({ err: err.message }, "Conflict, requeueing");
+        return { requeueAfterMs: 200 };
+      }
+      if (err instanceof PermanentError) {
+        await reportPermanent(deps, observation.owner, raw, resourceVersion, err.message).catch(() => {});
+        log.warn({ err: err.message }, "Refused by the API server");
+        return {};
+      }
+      throw err;
+    }
+    const status = p.actions.find((a) => a.type === "UpdateStatus");
+    deps.onResult?.({
+      key,
+      writes: p.actions.length,
+      phase: status?.type === "UpdateStatus" ? status.status.phase : undefined,
+      activeColor: status?.type === "UpdateStatus" ? status.status.activeColor : undefined,
+      switched: p.actions.some(
+        (a) => a.type === "ApplyService" && a.role === "active" && a.reason !== "active Service drifted",
+      ),
+      aborted: p.actions.some((a) => a.type === "MarkAborted"),
+    });
+    return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
+  };
+}
+
+async function reportPermanent(
+  deps: ReconcilerDeps,
+  owner: { name: string; namespace: string; uid: string },
+  raw: unknown,
+  resourceVersion: string,
+  message: string,
+): Promise<void> {
+  const old = ((raw as { status?: BlueGreenDeploymentStatus }).status ?? {}) as BlueGreenDeploymentStatus;
+  const generation = (raw as KObject).metadata?.generation ?? 0;
+  const now = new Date(deps.now()).toISOString();
+  const conditions = (old.conditions ?? []).filter((c) => c.type !== "Degraded");
+  const status: BlueGreenDeploymentStatus = {
+    ...old,
+    message,
+    conditions: [
+      ...conditions,
+      ...setConditions(
+        old.conditions,
+        [{ type: "Degraded", status: "True", reason: "RejectedByAPIServer", message }],
+        now,
+        generation,
+      ),
+    ],
+  };
+  if (sameJson(old, status)) return;
+  await deps.client.replace(`${bgdPath(owner.namespace, owner.name)}/status`, {
+    apiVersion: "bluegreen.io/v1",
+    kind: "BlueGreenDeployment",
+    metadata: { name: owner.name, namespace: owner.namespace, resourceVersion },
+    status,
+  });
+  await createEvent(deps.client, owner, "Warning", "RejectedByAPIServer", message);
+}
