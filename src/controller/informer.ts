@@ -1,0 +1,426 @@
+/**
+ * An informer: a read-only cache of one resource kind kept current by list + watch, the basis of every
+ * `observe()`. Like client-go's reflector it lists (paged), then watches from the list's
+ * resourceVersion with bookmarks; it resumes from the last resourceVersion it saw after a watch ends,
+ * relists when the apiserver says that version is gone (410), and retries forever with jittered
+ * exponential backoff while the apiserver is unreachable. Quiet periods need no traffic: the watch
+ * has no client idle timeout, and the server ends it after a randomized `timeoutSeconds`.
+ */
+import { isGone, type ListWatcher, type Query, type WatchEvent } from "./kube.ts";
+
+export interface ObjectMeta {
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly resourceVersion?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+export interface KubeObject {
+  readonly metadata?: ObjectMeta;
+}
+
+/** pino's Logger fits. */
+export interface InformerLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface InformerOptions {
+  readonly source: ListWatcher;
+  /** A collection path: `/apis/apps/v1/deployments` (all namespaces) or `/api/v1/namespaces/ns/configmaps`. */
+  readonly path: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  /** Items per list request; default 500. */
+  readonly pageSize?: number;
+  readonly log?: InformerLogger;
+  /** Retry delays while the apiserver fails: default 200 ms doubling to 30 s, ±50 % jitter. */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Source of randomness (jitter, watch timeouts); tests make it deterministic. */
+  readonly random?: () => number;
+}
+
+export type StoreChange<T> =
+  | { readonly type: "add"; readonly obj: T }
+  | { readonly type: "update"; readonly old: T; readonly obj: T }
+  | { readonly type: "delete"; readonly obj: T };
+
+/** The store key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
+export function objectKey(obj: KubeObject): string {
+  const ns = obj.metadata?.namespace ?? "";
+  const name = obj.metadata?.name ?? "";
+  return ns === "" ? name : `${ns}/${name}`;
+}
+
+/**
+ * What a relist changed relative to the cache: objects that appeared, changed (by resourceVersion)
+ * or vanished while the watch was not looking. Handlers see these as ordinary add/update/delete.
+ */
+export function diffRelist<T extends KubeObject>(
+  current: ReadonlyMap<string, T>,
+  fresh: ReadonlyMap<string, T>,
+): StoreChange<T>[] {
+  const changes: StoreChange<T>[] = [];
+  for (const [key, obj] of fresh) {
+    const old = current.get(key);
+    if (old === undefined) changes.push({ type: "add", obj });
+    else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+      changes.push({ type: "update", old, obj });
+  }
+  for (const [key, obj] of current) if (!fresh.has(key)) changes.push({ type: "delete", obj });
+  return changes;
+}
+
+/** etcd resourceVersions are integers; anything else is opaque and trusted to move forward. */
+function olderThan(rv: string, than: string): boolean {
+  if (!/^\d+$/.test(rv) || !/^\d+$/.test(than)) return false;
+  return BigInt(rv) < BigInt(than);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
+
+function isKubeObject(v: unknown): v is KubeObject {
+  if (typeof v !== "object" || v === null) return false;
+  const meta = (v as { metadata?: unknown }).metadata;
+  return typeof meta === "object" && meta !== null && typeof (meta as { name?: unknown }).name === "string";
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+export class Informer<T extends KubeObject> {
+  readonly #opts: InformerOptions;
+  readonly #random: () => number;
+  readonly #items = new Map<string, T>();
+  readonly #byNamespace = new Map<string, Map<string, T>>();
+  /** label key → `namespace\0value` → objects, built on first use of `byLabel`. */
+  readonly #labelIndexes = new Map<string, Map<string, Map<string, T>>>();
+  readonly #onAdd: ((obj: Readonly<T>) => void)[] = [];
+  readonly #onUpdate: ((old: Readonly<T>, obj: Readonly<T>) => void)[] = [];
+  readonly #onDelete: ((obj: Readonly<T>) => void)[] = [];
+  readonly #abort = new AbortController();
+  #syncWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #running: Promise<void> | undefined;
+  #resourceVersion = "";
+  #synced = false;
+
+  constructor(opts: InformerOptions) {
+    this.#opts = opts;
+    this.#random = opts.random ?? Math.random;
+  }
+
+  onAdd(handler: (obj: Readonly<T>) => void): void {
+    this.#beforeStart("onAdd");
+    this.#onAdd.push(handler);
+  }
+
+  onUpdate(handler: (old: Readonly<T>, obj: Readonly<T>) => void): void {
+    this.#beforeStart("onUpdate");
+    this.#onUpdate.push(handler);
+  }
+
+  /** On a relist the object is the last state the cache saw, not necessarily the final one. */
+  onDelete(handler: (obj: Readonly<T>) => void): void {
+    this.#beforeStart("onDelete");
+    this.#onDelete.push(handler);
+  }
+
+  start(): void {
+    this.#beforeStart("start");
+    this.#running = this.#run();
+  }
+
+  /** Aborts in-flight requests; resolves when the informer has stopped. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    this.#rejectSyncWaiters(new Error(`informer for ${this.#opts.path} stopped before it synced`));
+    await this.#running;
+  }
+
+  /** True once the first list is in the cache and its add handlers have run. */
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  async waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.#synced) return;
+    if (this.#abort.signal.aborted) throw new Error(`informer for ${this.#opts.path} is stopped`);
+    signal?.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#syncWaiters = this.#syncWaiters.filter((w) => w !== waiter);
+        reject(signal?.reason);
+      };
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (e: unknown) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      };
+      this.#syncWaiters.push(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** The newest resourceVersion the cache reflects (from the list, an event or a bookmark). */
+  lastSyncResourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  get(namespace: string, name: string): Readonly<T> | undefined {
+    return this.#items.get(namespace === "" ? name : `${namespace}/${name}`);
+  }
+
+  /** Every cached object, or those of one namespace. */
+  list(namespace?: string): Readonly<T>[] {
+    if (namespace === undefined) return [...this.#items.values()];
+    return [...(this.#byNamespace.get(namespace)?.values() ?? [])];
+  }
+
+  size(): number {
+    return this.#items.size;
+  }
+
+  /**
+   * Objects in `namespace` whose label `label` equals `value`, e.g. the Deployments of one BGD
+   * (`byLabel(ns, "bluegreen.io/name", "app")`), without scanning the cache. The first call for a
+   * label key builds its index; from then on it is kept up to date with every change.
+   */
+  byLabel(namespace: string, label: string, value: string): Readonly<T>[] {
+    let index = this.#labelIndexes.get(label);
+    if (index === undefined) {
+      index = new Map();
+      this.#labelIndexes.set(label, index);
+      for (const [key, obj] of this.#items) this.#indexOne(label, index, key, obj, true);
+    }
+    return [...(index.get(`${namespace}\0${value}`)?.values() ?? [])];
+  }
+
+  #beforeStart(what: string): void {
+    if (this.#running !== undefined) throw new Error(`informer ${what}() called after start()`);
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    const initial = this.#opts.backoff?.initialMs ?? 200;
+    const max = this.#opts.backoff?.maxMs ?? 30_000;
+    let delay = initial;
+    let needList = true;
+    const log = this.#opts.log;
+    while (!signal.aborted) {
+      let listing = needList;
+      try {
+        if (needList) {
+          await this.#relist(signal);
+          needList = false;
+          listing = false;
+          delay = initial;
+        }
+        const events = await this.#watchOnce(signal);
+        if (events > 0) {
+          delay = initial;
+          continue;
+        }
+        // Ended without a single event or bookmark: not a healthy watch, so do not reconnect at once.
+      } catch (err) {
+        if (signal.aborted) break;
+        if (isGone(err) && !listing) {
+          log?.info(
+            { path: this.#opts.path, resourceVersion: this.#resourceVersion },
+            "Watch expired, relisting",
+          );
+          needList = true;
+          continue;
+        }
+        const wait = Math.round(delay * (0.5 + this.#random()));
+        log?.warn(
+          { path: this.#opts.path, err: err instanceof Error ? err.message : String(err), retryInMs: wait },
+          listing ? "List failed, retrying" : "Watch failed, retrying",
+        );
+        await sleep(wait, signal);
+        delay = Math.min(delay * 2, max);
+        continue;
+      }
+      await sleep(Math.round(delay * (0.5 + this.#random())), signal);
+      delay = Math.min(delay * 2, max);
+    }
+  }
+
+  /**
+   * A full paged list. `resourceVersion` is left unset: the apiserver answers with its most recent
+   * state (a consistent read), which is never older than anything this cache saw, so a relist cannot
+   * move the cache back in time. Only the first page could carry a resourceVersion; later pages are
+   * pinned to the first page's snapshot by their continue token.
+   */
+  async #relist(signal: AbortSignal): Promise<void> {
+    const { path, labelSelector, fieldSelector } = this.#opts;
+    const base: Query = { labelSelector, fieldSelector, limit: this.#opts.pageSize ?? 500 };
+    const fresh = new Map<string, T>();
+    let page = await this.#opts.source.list(path, base, signal);
+    const resourceVersion = page.resourceVersion;
+    for (;;) {
+      for (const item of page.items) {
+        if (!isKubeObject(item)) continue;
+        fresh.set(objectKey(item), deepFreeze(item as T));
+      }
+      if (page.continue === undefined) break;
+      page = await this.#opts.source.list(path, { ...base, continue: page.continue }, signal);
+    }
+    if (signal.aborted) return;
+    if (olderThan(resourceVersion, this.#resourceVersion)) {
+      throw new Error(
+        `list returned resourceVersion ${resourceVersion}, older than ${this.#resourceVersion}`,
+      );
+    }
+    const changes = diffRelist(this.#items, fresh);
+    this.#resourceVersion = resourceVersion;
+    for (const change of changes) this.#apply(change);
+    this.#opts.log?.debug(
+      { path, resourceVersion, items: fresh.size, changes: changes.length },
+      "Listed resource",
+    );
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters) w.resolve();
+      this.#syncWaiters = [];
+    }
+  }
+
+  /** One watch request, from the last resourceVersion; returns how many events it delivered. */
+  async #watchOnce(signal: AbortSignal): Promise<number> {
+    const { path, labelSelector, fieldSelector } = this.#opts;
+    // 5–10 minutes, randomized so that many informers do not reconnect in lockstep.
+    const timeoutSeconds = 300 + Math.floor(this.#random() * 300);
+    const query: Query = {
+      resourceVersion: this.#resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds,
+      labelSelector,
+      fieldSelector,
+    };
+    let events = 0;
+    for await (const ev of this.#opts.source.watch(path, query, signal)) {
+      if (signal.aborted) break;
+      events++;
+      this.#handleEvent(ev);
+    }
+    return events;
+  }
+
+  #handleEvent(ev: WatchEvent): void {
+    const meta = ev.object.metadata as ObjectMeta | undefined;
+    const rv = typeof meta?.resourceVersion === "string" ? meta.resourceVersion : "";
+    // A watch stream is ordered, so this only guards against a server bug moving the cache back.
+    if (rv !== "" && olderThan(rv, this.#resourceVersion)) {
+      this.#opts.log?.warn({ path: this.#opts.path, rv, last: this.#resourceVersion }, "Ignored stale event");
+      return;
+    }
+    if (ev.type !== "BOOKMARK") {
+      if (!isKubeObject(ev.object)) {
+        this.#opts.log?.warn({ path: this.#opts.path, type: ev.type }, "Ignored event without a name");
+      } else {
+        const obj = deepFreeze(ev.object as unknown as T);
+        const key = objectKey(obj);
+        const old = this.#items.get(key);
+        if (ev.type === "DELETED") {
+          if (old !== undefined) this.#apply({ type: "delete", obj });
+        } else if (old === undefined) this.#apply({ type: "add", obj });
+        else this.#apply({ type: "update", old, obj });
+      }
+    }
+    if (rv !== "") this.#resourceVersion = rv;
+  }
+
+  #apply(change: StoreChange<T>): void {
+    const key = objectKey(change.obj);
+    const ns = change.obj.metadata?.namespace ?? "";
+    const previous = change.type === "add" ? undefined : this.#items.get(key);
+    if (previous !== undefined)
+      for (const [label, index] of this.#labelIndexes) this.#indexOne(label, index, key, previous, false);
+    if (change.type === "delete") {
+      this.#items.delete(key);
+      const inNs = this.#byNamespace.get(ns);
+      inNs?.delete(key);
+      if (inNs?.size === 0) this.#byNamespace.delete(ns);
+    } else {
+      this.#items.set(key, change.obj);
+      let inNs = this.#byNamespace.get(ns);
+      if (inNs === undefined) {
+        inNs = new Map();
+        this.#byNamespace.set(ns, inNs);
+      }
+      inNs.set(key, change.obj);
+      for (const [label, index] of this.#labelIndexes) this.#indexOne(label, index, key, change.obj, true);
+    }
+    this.#notify(change);
+  }
+
+  #indexOne(label: string, index: Map<string, Map<string, T>>, key: string, obj: T, add: boolean): void {
+    const value = obj.metadata?.labels?.[label];
+    if (value === undefined) return;
+    const slot = `${obj.metadata?.namespace ?? ""}\0${value}`;
+    let members = index.get(slot);
+    if (add) {
+      if (members === undefined) {
+        members = new Map();
+        index.set(slot, members);
+      }
+      members.set(key, obj);
+    } else {
+      members?.delete(key);
+      if (members?.size === 0) index.delete(slot);
+    }
+  }
+
+  #notify(change: StoreChange<T>): void {
+    switch (change.type) {
+      case "add":
+        for (const h of this.#onAdd) this.#call(() => h(change.obj));
+        break;
+      case "update":
+        for (const h of this.#onUpdate) this.#call(() => h(change.old, change.obj));
+        break;
+      case "delete":
+        for (const h of this.#onDelete) this.#call(() => h(change.obj));
+        break;
+    }
+  }
+
+  #call(handler: () => void): void {
+    try {
+      handler();
+    } catch (err) {
+      // A handler bug must neither stop the cache from following the cluster nor starve other handlers.
+      this.#opts.log?.warn(
+        { path: this.#opts.path, err: err instanceof Error ? err.message : String(err) },
+        "Event handler failed",
+      );
+    }
+  }
+
+  #rejectSyncWaiters(err: Error): void {
+    for (const w of this.#syncWaiters) w.reject(err);
+    this.#syncWaiters = [];
+  }
+}
