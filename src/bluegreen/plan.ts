@@ -619,6 +619,9 @@ function finish(o: Observed, s: Settings, now: number, step: Step): Plan {
   }) as BlueGreenDeploymentStatus;
 
   const actions = [...step.actions];
+  // The status write goes first among the bookkeeping: when our cache was stale it fails with a
+  // conflict, and the phase Event below is then not recorded twice.
+  if (!sameJson(o.status, status)) actions.push({ type: "UpdateStatus", status });
   if (o.status.phase !== status.phase && status.phase !== undefined) {
     actions.push({
       type: "Event",
@@ -627,7 +630,6 @@ function finish(o: Observed, s: Settings, now: number, step: Step): Plan {
       message: step.message,
     });
   }
-  if (!sameJson(o.status, status)) actions.push({ type: "UpdateStatus", status });
   const next = step.requeueAt.filter((t) => t > now);
   const requeueAfterMs = next.length > 0 ? Math.max(10, Math.min(...next) - now) : undefined;
   return { actions, requeueAfterMs };

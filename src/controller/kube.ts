@@ -49,6 +49,8 @@ function pooled(
     pools.set(key, fresh);
     return fresh;
   }
+  // A PooledKubeConfig already hands out the shared dispatcher: closing it would kill the pool.
+  if (existing === fresh) return existing;
   // Never used for a request, so closing it opens nothing; it only releases the object.
   void fresh.close().catch(() => {});
   return existing;
