@@ -1,0 +1,154 @@
+/** Helpers for e2e tests of BlueGreenDeployments: manifests with fast kwok pods, status, audit log. */
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { env, FAST_PODS, kubectl, kubectlJson, waitUntil } from "./lib.ts";
+
+export interface BgdOptions {
+  readonly image: string;
+  readonly replicas?: number;
+  /** Pods of this revision run but never become Ready (a bad release). */
+  readonly neverReady?: boolean;
+  readonly strategy?: Record<string, unknown>;
+  readonly preview?: Record<string, unknown>;
+  readonly extraSpec?: Record<string, unknown>;
+}
+
+/** A BGD with a full template whose pods kwok starts and readies in well under a second. */
+export function bgdManifest(name: string, o: BgdOptions): string {
+  const labels: Record<string, string> = { app: name };
+  if (o.neverReady === true) labels["test.bluegreen.io/never-ready"] = "true";
+  const doc = {
+    apiVersion: "bluegreen.io/v1",
+    kind: "BlueGreenDeployment",
+    metadata: { name },
+    spec: {
+      replicas: o.replicas ?? 3,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels, annotations: FAST_PODS },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: "app", image: o.image, ports: [{ containerPort: 8080 }] }],
+        },
+      },
+      ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
+      ...(o.preview !== undefined ? { preview: o.preview } : {}),
+      ...(o.extraSpec ?? {}),
+    },
+  };
+  return JSON.stringify(doc);
+}
+
+export async function applyBgd(ns: string, name: string, o: BgdOptions): Promise<void> {
+  await kubectl(["apply", "-n", ns, "-f", "-"], bgdManifest(name, o));
+}
+
+export interface BgdStatus {
+  phase?: string;
+  message?: string;
+  activeColor?: string;
+  previewColor?: string;
+  activeRevision?: string;
+  previewRevision?: string;
+  activeImage?: string;
+  observedGeneration?: number;
+  replicas?: number;
+  readyReplicas?: number;
+  selector?: string;
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+  history?: { revision: string; image: string; promotedAt: string }[];
+}
+
+export async function getStatus(ns: string, name: string): Promise<BgdStatus> {
+  const o = await kubectlJson<{ status?: BgdStatus }>(["get", "bgd", name, "-n", ns]);
+  return o.status ?? {};
+}
+
+/** Waits until status matches every field given (and returns it). */
+export async function waitStatus(
+  ns: string,
+  name: string,
+  want: Partial<Record<keyof BgdStatus, string | number>>,
+  timeoutMs = 60_000,
+): Promise<BgdStatus> {
+  return await waitUntil(`${ns}/${name} status ${JSON.stringify(want)}`, timeoutMs, async () => {
+    const s = await getStatus(ns, name);
+    for (const [k, v] of Object.entries(want)) if ((s as Record<string, unknown>)[k] !== v) return undefined;
+    return s;
+  });
+}
+
+export async function serviceSelector(ns: string, svc: string): Promise<Record<string, string> | undefined> {
+  const s = await kubectlJson<{ spec?: { selector?: Record<string, string> } }>([
+    "get",
+    "service",
+    svc,
+    "-n",
+    ns,
+  ]);
+  return s.spec?.selector;
+}
+
+export async function deployment(
+  ns: string,
+  name: string,
+): Promise<
+  | {
+      spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+      status: { readyReplicas?: number };
+    }
+  | undefined
+> {
+  try {
+    return await kubectlJson(["get", "deployment", name, "-n", ns]);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface AuditEvent {
+  readonly stage: string;
+  readonly verb: string;
+  readonly user: { readonly username: string };
+  readonly objectRef?: {
+    readonly resource?: string;
+    readonly namespace?: string;
+    readonly name?: string;
+    readonly subresource?: string;
+    readonly apiGroup?: string;
+  };
+  readonly responseStatus?: { readonly code?: number };
+  readonly requestReceivedTimestamp: string;
+}
+
+const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
+
+/**
+ * Requests the operator (user bluegreen-operator) made in `ns`, read from the kube-apiserver audit
+ * log — the apiserver's count, not ours. Waits for the audit batch to be flushed first.
+ */
+export async function operatorRequests(
+  ns: string,
+  opts: { since?: Date; writesOnly?: boolean } = {},
+): Promise<AuditEvent[]> {
+  await sleep(1500);
+  const lines = readFileSync(env("BGO_AUDIT_LOG"), "utf8").split("\n");
+  const out: AuditEvent[] = [];
+  for (const line of lines) {
+    if (!line.includes('"bluegreen-operator"') || !line.includes(`"${ns}"`)) continue;
+    const e = JSON.parse(line) as AuditEvent;
+    if (e.stage !== "ResponseComplete" || e.user.username !== "bluegreen-operator") continue;
+    if (e.objectRef?.namespace !== ns) continue;
+    if (opts.since !== undefined && new Date(e.requestReceivedTimestamp) < opts.since) continue;
+    if (opts.writesOnly === true && !WRITE_VERBS.has(e.verb)) continue;
+    out.push(e);
+  }
+  return out;
+}
+
+export function describeRequests(events: readonly AuditEvent[]): string[] {
+  return events.map(
+    (e) =>
+      `${e.verb} ${e.objectRef?.resource ?? "?"}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ""} ${e.objectRef?.name ?? ""} → ${e.responseStatus?.code ?? "?"}`,
+  );
+}
