@@ -138,11 +138,13 @@ export function openApiV3Schema(): JsonSchemaProps {
     type: "object",
     properties: {
       apiVersion: {
-        type: "string",
         description: "APIVersion defines the versioned schema of this representation of an object.",
+        type: "string",
       },
-      kind: { type: "string", description: "Kind is a string value representing the REST resource." },
-      metadata: { type: "object" },
+      kind: { description: "Kind is a string value representing the REST resource.", type: "string" },
+      // Declared only so root rules can report at fieldPath .metadata.name. No maxLength here: the API
+      // server would then skip every CEL rule and print "Too long" instead of why the limit exists.
+      metadata: { type: "object", properties: { name: { type: "string" } } },
       spec: toStructural(BlueGreenDeploymentSpec, ".spec"),
       status: toStructural(BlueGreenDeploymentStatus, ".status"),
     },

@@ -43,16 +43,16 @@ export function withDefaults(spec: unknown): unknown {
 }
 
 /** `/spec/template/spec/containers/0/name` -> `spec.template.spec.containers[0].name` */
-function fieldPath(pointer: string): string {
+function fieldPath(pointer: string, prefix = ""): string {
   return pointer
     .split("/")
     .slice(1)
     .map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"))
-    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc === "" ? p : `${acc}.${p}`), "");
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc === "" ? p : `${acc}.${p}`), prefix);
 }
 
-function describe(error: ValueError): string {
-  const path = fieldPath(error.path) || "the object";
+function describe(error: ValueError, prefix: string): string {
+  const path = fieldPath(error.path, prefix) || "the object";
   const s = error.schema as Record<string, unknown>;
   const got = JSON.stringify(error.value);
   const shown = got !== undefined && got.length <= 60 ? ` (got ${got})` : "";
@@ -104,13 +104,17 @@ function describe(error: ValueError): string {
 }
 
 /** The first few distinct problems, most specific first (a union's own error hides its members'). */
-function errorsOf(schema: Parameters<typeof Value.Errors>[0], value: unknown, limit = 3): string[] {
+function errorsOf(
+  schema: Parameters<typeof Value.Errors>[0],
+  value: unknown,
+  { limit = 3, prefix = "" } = {},
+): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const e of Value.Errors(schema, value)) {
     if (seen.has(e.path)) continue;
     seen.add(e.path);
-    out.push(describe(e));
+    out.push(describe(e, prefix));
     if (out.length === limit) break;
   }
   return out;
@@ -139,7 +143,7 @@ export function parseBlueGreenDeployment(obj: unknown): ParseResult {
   };
   if (obj.status !== undefined) {
     // The status is ours and only a cache of what the cluster shows: one we cannot read is dropped, not fatal.
-    const statusErrors = errorsOf(BlueGreenDeploymentStatus, obj.status, 1);
+    const statusErrors = errorsOf(BlueGreenDeploymentStatus, obj.status, { limit: 1, prefix: "status" });
     if (statusErrors.length === 0) candidate.status = structuredClone(obj.status);
     else warnings.push(`ignored the stored status: ${statusErrors.join("; ")}`);
   }

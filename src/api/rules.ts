@@ -41,11 +41,13 @@ export const NAME_IS_DNS1035: CelRule = {
   rule: `self.metadata.name.matches('${DNS1035_LABEL}')`,
   message:
     "metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter and ending with a letter or digit): it names the Services the operator creates",
+  fieldPath: ".metadata.name",
 };
 
 export const NAME_IS_SHORT: CelRule = {
   rule: `self.metadata.name.size() <= ${MAX_NAME_LENGTH}`,
   message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters: the preview Service is named <metadata.name>-preview and Service names are limited to 63 characters`,
+  fieldPath: ".metadata.name",
 };
 
 export const SERVICE_NAMES_DIFFER: CelRule = {
@@ -55,6 +57,7 @@ export const SERVICE_NAMES_DIFFER: CelRule = {
     "(has(self.spec.preview) && has(self.spec.preview.serviceName) ? self.spec.preview.serviceName : self.metadata.name + '-preview')",
   message:
     "the active Service (spec.service.name, default <metadata.name>) and the preview Service (spec.preview.serviceName, default <metadata.name>-preview) must have different names",
+  fieldPath: ".spec",
 };
 
 export const SHORTHAND_SELECTOR: CelRule = {
@@ -63,6 +66,7 @@ export const SHORTHAND_SELECTOR: CelRule = {
     "self.spec.selector.matchLabels.all(k, k == 'app' && self.spec.selector.matchLabels[k] == self.metadata.name)",
   message:
     "with spec.image (the shorthand) the pods are labelled app: <metadata.name>, so spec.selector.matchLabels may only contain that label; omit spec.selector or use spec.template",
+  fieldPath: ".spec.selector",
 };
 
 // ---- on spec ----
@@ -151,8 +155,8 @@ export const DELAY_NEEDS_AUTO: CelRule = {
 /** On spec.template.spec.containers. */
 export const CONTAINER_NAMES_UNIQUE: CelRule = {
   rule: "self.all(c, self.exists_one(d, d.name == c.name))",
+  // Not reason FieldValueDuplicate: the API server prints that reason without the message.
   message: "container names in spec.template.spec.containers must be unique",
-  reason: "FieldValueDuplicate",
 };
 
 /** On a container's name. */
