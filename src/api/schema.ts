@@ -3,42 +3,31 @@
  * schemas and the CRD's openAPIV3Schema is generated from them (crd.ts), so the two cannot drift.
  *
  * Conventions the generator relies on:
- * - a property with a `default` is required in the TS type (the API server, or parse.ts, always fills it)
+ * - a property with a `default` is required in the TS type (the API server, or defaults.ts, always fills it)
  *   but optional in the CRD;
  * - `Type.Record(Type.String(), X)` becomes `additionalProperties: X` (a Kubernetes map);
  * - a union of string literals becomes a string `enum`; an `x-kubernetes-int-or-string` union is kept as is.
  */
-import {
-  FormatRegistry,
-  type SchemaOptions,
-  type Static,
-  type TLiteral,
-  type TUnion,
-  Type,
-} from "@sinclair/typebox";
+import { type Static, Type } from "@sinclair/typebox";
 import { API_VERSION, KIND } from "./labels.ts";
 import * as R from "./rules.ts";
+import { StringEnum } from "./schema-helpers.ts";
+import { BlueGreenDeploymentStatus } from "./status.ts";
 
-// The CRD says `format: date-time` (RFC 3339); TypeBox only checks formats it knows.
-if (!FormatRegistry.Has("date-time")) {
-  FormatRegistry.Set("date-time", (v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d\d-\d\dT/.test(v));
-}
+export {
+  BlueGreenDeploymentStatus,
+  COLORS,
+  type Color,
+  ColorStatus,
+  Condition,
+  PHASES,
+  type Phase,
+} from "./status.ts";
 
 const MAX_DELAY_SECONDS = 7 * 86400;
 const MAX_REPLICAS = 10000;
 
 const validations = (...rules: R.CelRule[]) => ({ "x-kubernetes-validations": rules });
-
-/** A union of string literals (the CRD gets `type: string, enum: [...]`). */
-function StringEnum<const T extends readonly string[]>(
-  values: T,
-  options: SchemaOptions = {},
-): TUnion<TLiteral<T[number]>[]> {
-  return Type.Union(
-    values.map((v) => Type.Literal(v)),
-    options,
-  );
-}
 
 const Delay = (description: string, def: number) =>
   Type.Integer({ format: "int32", minimum: 0, maximum: MAX_DELAY_SECONDS, default: def, description });
@@ -282,117 +271,6 @@ export const BlueGreenDeploymentSpec = Type.Object(
 );
 
 // ---------------------------------------------------------------------------------------------------------
-// status
-
-export const COLORS = ["blue", "green"] as const;
-export const PHASES = [
-  "Initializing",
-  "Progressing",
-  "AwaitingPromotion",
-  "Promoting",
-  "Verifying",
-  "Stable",
-  "Paused",
-  "Aborted",
-  "Degraded",
-] as const;
-
-const Color = (description: string) => StringEnum(COLORS, { description });
-const DateTime = (description: string) => Type.String({ format: "date-time", description });
-const Count = (description: string) => Type.Integer({ format: "int32", minimum: 0, description });
-
-export const ColorStatus = Type.Object({
-  revision: Type.Optional(Type.String({ description: "The revision this color's Deployment runs." })),
-  image: Type.Optional(Type.String({ description: "Its container images, comma-separated." })),
-  replicas: Count("Its pods."),
-  readyReplicas: Count("Its ready pods."),
-  role: StringEnum(["active", "preview", "idle"] as const, { description: "What the color does now." }),
-});
-
-/** metav1.Condition, with the upstream validation. */
-export const Condition = Type.Object({
-  type: Type.String({ maxLength: 316, description: "Available, Progressing, Promoted, Degraded, ..." }),
-  status: StringEnum(["True", "False", "Unknown"] as const),
-  observedGeneration: Type.Optional(Type.Integer({ format: "int64", minimum: 0 })),
-  lastTransitionTime: DateTime("When status last changed."),
-  reason: Type.String({
-    minLength: 1,
-    maxLength: 1024,
-    pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
-  }),
-  message: Type.String({ maxLength: 32768 }),
-});
-
-export const BlueGreenDeploymentStatus = Type.Object(
-  {
-    observedGeneration: Type.Optional(
-      Type.Integer({ format: "int64", description: "The generation acted on." }),
-    ),
-    phase: Type.Optional(StringEnum(PHASES, { description: "Where the rollout is." })),
-    message: Type.Optional(Type.String({ description: "What is happening or wrong, for people." })),
-    activeColor: Type.Optional(Color("The color the active Service selects.")),
-    previewColor: Type.Optional(Color("The color the preview Service selects.")),
-    activeRevision: Type.Optional(Type.String()),
-    previewRevision: Type.Optional(Type.String()),
-    activeImage: Type.Optional(Type.String()),
-    previewImage: Type.Optional(Type.String()),
-    replicas: Type.Optional(Count("Pods of the active color (scale subresource).")),
-    readyReplicas: Type.Optional(Count("Ready pods of the active color.")),
-    ready: Type.Optional(Type.String({ description: "readyReplicas/replicas, e.g. 3/3." })),
-    selector: Type.Optional(
-      Type.String({ description: "Label selector of the active pods (scale subresource)." }),
-    ),
-    colors: Type.Optional(
-      Type.Object(
-        { blue: Type.Optional(ColorStatus), green: Type.Optional(ColorStatus) },
-        { description: "Per color." },
-      ),
-    ),
-    conditions: Type.Optional(
-      Type.Array(Condition, {
-        maxItems: 32,
-        "x-kubernetes-list-type": "map",
-        "x-kubernetes-list-map-keys": ["type"],
-      }),
-    ),
-    rollout: Type.Optional(
-      Type.Object(
-        {
-          revision: Type.Optional(Type.String()),
-          startedAt: Type.Optional(DateTime("When the rollout of this revision started.")),
-          previewReadySince: Type.Optional(DateTime("When the preview became fully ready.")),
-          promotedAt: Type.Optional(DateTime("When traffic switched to it.")),
-        },
-        { description: "The rollout in progress or last finished." },
-      ),
-    ),
-    history: Type.Optional(
-      Type.Array(
-        Type.Object({
-          revision: Type.String(),
-          image: Type.Optional(Type.String()),
-          promotedAt: Type.Optional(DateTime("When it became active.")),
-          switchedFrom: Type.Optional(Color("The color active before it.")),
-        }),
-        { maxItems: 50, description: "Promoted revisions, newest first, for rollback." },
-      ),
-    ),
-    servingPods: Type.Optional(
-      Type.Array(
-        Type.Object({
-          name: Type.String(),
-          color: Color("Its color."),
-          ready: Type.Boolean(),
-          ip: Type.Optional(Type.String()),
-        }),
-        { maxItems: 20, description: "Some of the pods behind the active Service." },
-      ),
-    ),
-  },
-  { description: "What the operator observed and did." },
-);
-
-// ---------------------------------------------------------------------------------------------------------
 // the resource
 
 /** The metadata fields the operator reads; the rest of ObjectMeta passes through unchecked. */
@@ -424,7 +302,6 @@ export const BlueGreenDeployment = Type.Object(
 );
 
 export type BlueGreenDeploymentSpec = Static<typeof BlueGreenDeploymentSpec>;
-export type BlueGreenDeploymentStatus = Static<typeof BlueGreenDeploymentStatus>;
 export type BlueGreenDeployment = Static<typeof BlueGreenDeployment>;
 export type PodTemplate = Static<typeof PodTemplate>;
 export type Container = Static<typeof Container>;
@@ -432,8 +309,4 @@ export type ServiceSpec = Static<typeof ServiceSpec>;
 export type PreviewSpec = Static<typeof PreviewSpec>;
 export type StrategySpec = Static<typeof StrategySpec>;
 export type PromotionSpec = Static<typeof PromotionSpec>;
-export type ColorStatus = Static<typeof ColorStatus>;
-export type Condition = Static<typeof Condition>;
-export type Color = (typeof COLORS)[number];
-export type Phase = (typeof PHASES)[number];
 export type ObjectMeta = Static<typeof ObjectMeta>;
