@@ -1,0 +1,278 @@
+/**
+ * The rollout on the real control plane: the article's examples, manual and automatic promotion,
+ * abort, rollback, the progress deadline, scaling, deletion. One operator watches this file's
+ * namespaces; each test has a namespace of its own and they run concurrently.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { applyBgd, deployment, getStatus, serviceSelector, waitStatus } from "./bgd.ts";
+import { deleteNamespace, kubectl, kubectlJson, newNamespace, waitUntil } from "./lib.ts";
+import { type OperatorProcess, startOperator } from "./operator.ts";
+
+const NAMES = ["examples", "manual", "auto", "abort", "rollback", "deadline", "scale", "delete"] as const;
+type Name = (typeof NAMES)[number];
+const ns = {} as Record<Name, string>;
+let operator: OperatorProcess | undefined;
+
+before(async () => {
+  await Promise.all(
+    NAMES.map(async (n) => {
+      ns[n] = await newNamespace(`ro-${n}`);
+    }),
+  );
+  operator = startOperator({ namespaces: Object.values(ns), name: "rollout" });
+});
+after(async () => {
+  await operator?.stop();
+  await Promise.all(Object.values(ns).map((n) => deleteNamespace(n)));
+});
+
+async function readyEndpointsOf(namespace: string, svc: string): Promise<Map<string, boolean>> {
+  const slices = await kubectlJson<{
+    items: { endpoints?: { conditions?: { ready?: boolean }; targetRef?: { name?: string } }[] }[];
+  }>(["get", "endpointslices", "-n", namespace, "-l", `kubernetes.io/service-name=${svc}`]);
+  const out = new Map<string, boolean>();
+  for (const s of slices.items)
+    for (const e of s.endpoints ?? []) out.set(e.targetRef?.name ?? "", e.conditions?.ready === true);
+  return out;
+}
+
+describe("rollout", { concurrency: true }, () => {
+  it("accepts both article examples unchanged but for the group and serves them from blue", async () => {
+    const n = ns.examples;
+    await kubectl([
+      "apply",
+      "-n",
+      n,
+      "-f",
+      "examples/my-awesome-app.yaml",
+      "-f",
+      "examples/my-cool-app.yaml",
+    ]);
+    for (const name of ["my-awesome-app", "my-cool-app"]) {
+      // The examples keep kwok's realistic pod delays (up to 6 s).
+      const s = await waitStatus(n, name, { phase: "Stable" }, 90_000);
+      assert.equal(s.activeColor, "blue");
+      assert.equal(s.readyReplicas, 3);
+      const sel = await serviceSelector(n, name);
+      assert.equal(sel?.["bluegreen.io/color"], "blue");
+      assert.equal(sel?.app, name);
+      const eps = await waitUntil("3 ready endpoints", 30_000, async () => {
+        const m = await readyEndpointsOf(n, name);
+        return [...m.values()].filter(Boolean).length === 3 ? m : undefined;
+      });
+      assert.equal(eps.size, 3);
+      assert.equal(await deployment(n, `${name}-green`), undefined, "first deploy creates blue only");
+    }
+    const shorthand = await deployment(n, "my-cool-app-blue");
+    assert.deepEqual(
+      shorthand?.spec.template.spec.containers.map((c) => c.image),
+      ["mycoolapp:v1"],
+    );
+  });
+
+  it("v1 → v2 with manual promotion: preview first, nothing switches until approved, no blackout", async () => {
+    const n = ns.manual;
+    await applyBgd(n, "app", { image: "app:v1", strategy: { scaleDownDelaySeconds: 2 } });
+    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+
+    // Watch the active Service's endpoints for the rest of the test: it must never lack a ready
+    // endpoint for any of the 3 replicas (Argo Rollouts #4750).
+    let watching = true;
+    let minReady = Number.POSITIVE_INFINITY;
+    let samples = 0;
+    const watcher = (async () => {
+      while (watching) {
+        const m = await readyEndpointsOf(n, "app");
+        minReady = Math.min(minReady, [...m.values()].filter(Boolean).length);
+        samples++;
+        await sleep(50);
+      }
+    })();
+
+    await applyBgd(n, "app", { image: "app:v2", strategy: { scaleDownDelaySeconds: 2 } });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    assert.equal(waiting.activeColor, "blue");
+    assert.notEqual(waiting.previewRevision, v1.activeRevision);
+    assert.equal((await serviceSelector(n, "app-preview"))?.["bluegreen.io/color"], "green");
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "blue");
+    // Readiness first: every preview endpoint is ready once the preview points at green.
+    const preview = await readyEndpointsOf(n, "app-preview");
+    assert.equal([...preview.values()].filter(Boolean).length, 3);
+
+    await sleep(2000);
+    const still = await getStatus(n, "app");
+    assert.equal(still.phase, "AwaitingPromotion", "nothing moves without an approval");
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "blue");
+
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.equal(done.activeRevision, waiting.previewRevision);
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "green");
+    // The old color retires after scaleDownDelaySeconds (2 s).
+    await waitUntil(
+      "blue scaled to 0",
+      30_000,
+      async () => (await deployment(n, "app-blue"))?.spec.replicas === 0,
+    );
+    await waitUntil("green endpoints settled", 30_000, async () => {
+      const m = await readyEndpointsOf(n, "app");
+      return m.size === 3 && [...m.values()].every(Boolean);
+    });
+    watching = false;
+    await watcher;
+    assert.ok(samples > 20, `the watcher sampled the endpoints (${samples} samples)`);
+    assert.equal(minReady, 3, "the active Service always had 3 ready endpoints");
+  });
+
+  it("auto-promotion waits for the delay, then switches", async () => {
+    const n = ns.auto;
+    const strategy = { promotion: { mode: "Auto", delaySeconds: 4 }, scaleDownDelaySeconds: 0 };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "blue");
+    const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" }, 30_000);
+    assert.equal(done.activeRevision, waiting.previewRevision);
+    // scaleDownDelaySeconds: 0 — the old color goes as soon as the new one is verified.
+    await waitUntil(
+      "blue scaled to 0",
+      30_000,
+      async () => (await deployment(n, "app-blue"))?.spec.replicas === 0,
+    );
+  });
+
+  it("abort before the switch keeps traffic and scales the new color down", async () => {
+    const n = ns.abort;
+    const strategy = { abortScaleDownDelaySeconds: 0 };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/abort=${waiting.previewRevision}`]);
+    const aborted = await waitStatus(n, "app", { phase: "Aborted" });
+    assert.equal(aborted.activeColor, "blue");
+    assert.equal(aborted.conditions?.find((c) => c.type === "Degraded")?.status, "True");
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "blue");
+    await waitUntil(
+      "green scaled to 0",
+      30_000,
+      async () => (await deployment(n, "app-green"))?.spec.replicas === 0,
+    );
+    assert.equal(
+      (await serviceSelector(n, "app-preview"))?.["bluegreen.io/color"],
+      "blue",
+      "preview cleaned up",
+    );
+    // Retry: remove the abort and the same revision previews again.
+    await kubectl(["annotate", "-n", n, "bgd", "app", "bluegreen.io/abort-"]);
+    const again = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    assert.equal(again.previewRevision, waiting.previewRevision);
+  });
+
+  it("rolls back instantly to the warm previous color by re-applying it, without approval", async () => {
+    const n = ns.rollback;
+    const strategy = { scaleDownDelaySeconds: 300 };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.equal((await deployment(n, "app-blue"))?.spec.replicas, 3, "blue stays warm");
+
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    const back = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" }, 20_000);
+    assert.equal(back.activeRevision, v1.activeRevision);
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "blue");
+    const reasons = (
+      await kubectl([
+        "get",
+        "events",
+        "-n",
+        n,
+        "--field-selector",
+        "involvedObject.kind=BlueGreenDeployment",
+        "-o",
+        "jsonpath={.items[*].reason}",
+      ])
+    ).split(" ");
+    // Only v2 ever waited for an approval; the rollback to v1 did not.
+    assert.equal(reasons.filter((r) => r === "AwaitingPromotion").length, 1);
+  });
+
+  it("a never-ready release hits the progress deadline: aborted, Degraded, traffic never moved", async () => {
+    const n = ns.deadline;
+    const strategy = { progressDeadlineSeconds: 5, abortScaleDownDelaySeconds: 0 };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:bad", neverReady: true, strategy });
+    await waitStatus(n, "app", { phase: "Progressing" });
+    assert.equal(
+      (await serviceSelector(n, "app-preview"))?.["bluegreen.io/color"],
+      "blue",
+      "preview not moved to unready pods",
+    );
+    const aborted = await waitStatus(n, "app", { phase: "Aborted" }, 30_000);
+    assert.equal(aborted.activeColor, "blue");
+    assert.equal(aborted.activeRevision, v1.activeRevision);
+    const degraded = aborted.conditions?.find((c) => c.type === "Degraded");
+    assert.equal(degraded?.status, "True");
+    assert.match(degraded?.message ?? "", /aborted/);
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "blue");
+    await waitUntil(
+      "green scaled to 0",
+      30_000,
+      async () => (await deployment(n, "app-green"))?.spec.replicas === 0,
+    );
+    const bgd = await kubectlJson<{ metadata: { annotations?: Record<string, string> } }>([
+      "get",
+      "bgd",
+      "app",
+      "-n",
+      n,
+    ]);
+    assert.ok(
+      bgd.metadata.annotations?.["bluegreen.io/abort"] !== undefined,
+      "the deadline recorded the abort on the BGD",
+    );
+  });
+
+  it("kubectl scale changes replicas of the live color only, with no new rollout", async () => {
+    const n = ns.scale;
+    await applyBgd(n, "app", { image: "app:v1" });
+    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await kubectl(["scale", "-n", n, "bgd/app", "--replicas=5"]);
+    const s = await waitStatus(n, "app", { phase: "Stable", readyReplicas: 5 });
+    assert.equal(s.activeRevision, v1.activeRevision);
+    assert.equal(s.activeColor, "blue");
+    assert.equal((await deployment(n, "app-blue"))?.spec.replicas, 5);
+    assert.equal(await deployment(n, "app-green"), undefined, "no rollout started");
+    assert.match(s.selector ?? "", /bluegreen.io\/color=blue/);
+    const scale = JSON.parse(
+      await kubectl(["get", "--raw", `/apis/bluegreen.io/v1/namespaces/${n}/bluegreendeployments/app/scale`]),
+    ) as { status: { replicas: number; selector: string } };
+    assert.match(scale.status.selector, /bluegreen.io\/color=blue/);
+    assert.equal(scale.status.replicas, 5);
+  });
+
+  it("deleting the BGD garbage-collects everything it owned", async () => {
+    const n = ns.delete;
+    await applyBgd(n, "app", { image: "app:v1" });
+    await waitStatus(n, "app", { phase: "Stable" });
+    await kubectl(["delete", "-n", n, "bgd", "app"]);
+    await waitUntil("owned objects collected", 60_000, async () => {
+      const left = await kubectlJson<{ items: unknown[] }>([
+        "get",
+        "deployments,services,pods",
+        "-n",
+        n,
+        "-l",
+        "bluegreen.io/name=app",
+      ]);
+      return left.items.length === 0;
+    });
+  });
+});
