@@ -1,21 +1,26 @@
 /**
  * The e2e runner: one local control plane per run (in a temp dir), the CRD installed, then every
- * test/e2e/*.test.ts file in parallel (each file works in namespaces of its own), then teardown —
- * also when tests fail or the run is interrupted.
+ * test/e2e/*.test.ts file in parallel (each file works in namespaces of its own), then the
+ * test/e2e/serial/*.test.ts files one at a time (they disrupt the shared control plane, e.g. restart
+ * kube-apiserver), then teardown — also when tests fail or the run is interrupted. Filter arguments
+ * (substrings of file names) select files in both phases.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { binDir, startCluster, stopCluster } from "./harness/cluster.ts";
 
 const repo = resolve(import.meta.dirname, "..");
 const filters = process.argv.slice(2);
-const files = readdirSync(join(repo, "test/e2e"))
-  .filter((f) => f.endsWith(".test.ts"))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .map((f) => join("test/e2e", f));
-if (files.length === 0) {
+const testFiles = (sub: string) =>
+  (existsSync(join(repo, sub)) ? readdirSync(join(repo, sub)) : [])
+    .filter((f) => f.endsWith(".test.ts"))
+    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+    .map((f) => join(sub, f));
+const files = testFiles("test/e2e");
+const serialFiles = testFiles("test/e2e/serial");
+if (files.length === 0 && serialFiles.length === 0) {
   console.error(`no e2e test file matches ${filters.join(" ")}`);
   process.exit(2);
 }
@@ -63,30 +68,38 @@ try {
       stdio: "inherit",
     },
   );
-  const child = spawn(
-    process.execPath,
-    [
-      "--test",
-      "--test-reporter=spec",
-      // e2e tests mostly wait on the cluster, so they run in parallel well past the core count.
-      `--test-concurrency=${process.env.E2E_CONCURRENCY ?? "8"}`,
-      "--test-timeout=300000",
-      ...files,
-    ],
-    {
-      cwd: repo,
-      stdio: "inherit",
-      env: {
-        ...process.env,
-        KUBECONFIG: paths.kubeconfig,
-        BGO_CLUSTER_DIR: dir,
-        BGO_OPERATOR_KUBECONFIG: paths.operatorKubeconfig,
-        BGO_AUDIT_LOG: paths.auditLog,
-        PATH: `${binDir()}:${process.env.PATH ?? ""}`,
+  const runTests = async (phase: string, testFiles: string[], concurrency: string): Promise<number> => {
+    if (testFiles.length === 0) return 0;
+    console.log(`[e2e] ${phase}: ${testFiles.length} file(s)`);
+    const child = spawn(
+      process.execPath,
+      [
+        "--test",
+        "--test-reporter=spec",
+        `--test-concurrency=${concurrency}`,
+        "--test-timeout=300000",
+        ...testFiles,
+      ],
+      {
+        cwd: repo,
+        stdio: "inherit",
+        env: {
+          ...process.env,
+          KUBECONFIG: paths.kubeconfig,
+          BGO_CLUSTER_DIR: dir,
+          BGO_OPERATOR_KUBECONFIG: paths.operatorKubeconfig,
+          BGO_AUDIT_LOG: paths.auditLog,
+          PATH: `${binDir()}:${process.env.PATH ?? ""}`,
+        },
       },
-    },
-  );
-  const code = await new Promise<number>((res) => child.on("exit", (c) => res(c ?? 1)));
+    );
+    return await new Promise<number>((res) => child.on("exit", (c) => res(c ?? 1)));
+  };
+  // e2e tests mostly wait on the cluster, so they run in parallel well past the core count.
+  const parallel = await runTests("parallel", files, process.env.E2E_CONCURRENCY ?? "8");
+  // The serial phase runs even after failures above: its results are independent evidence.
+  const serial = await runTests("serial", serialFiles, "1");
+  const code = parallel !== 0 ? parallel : serial;
   await teardown(code);
 } catch (err) {
   console.error(`[e2e] ${err instanceof Error ? err.message : String(err)}`);
