@@ -90,6 +90,11 @@ export const PodTemplate = Type.Object(
           description: "The pod's containers (at least one).",
           ...validations(R.CONTAINER_NAMES_UNIQUE),
         }),
+        restartPolicy: Type.Optional(
+          StringEnum(["Always"] as const, {
+            description: "Deployments only run pods that restart: Always, the default, is the one value.",
+          }),
+        ),
       },
       {
         description: "A Kubernetes PodSpec (core/v1); fields other than containers are kept as written.",

@@ -219,6 +219,11 @@ const refusals: [string, Obj, string][] = [
     "spec.template.spec.containers[0].image: Required value",
   ],
   [
+    "a pod that does not restart (Deployments refuse it)",
+    patched(full(), { spec: { template: { spec: { restartPolicy: "Never" } } } }),
+    'Unsupported value: "Never": supported values: "Always"',
+  ],
+  [
     "an empty selector",
     patched(patched(full(), { spec: { selector: null } }), { spec: { selector: { matchLabels: {} } } }),
     "should have at least 1 properties",
@@ -355,8 +360,7 @@ describe("admission of BlueGreenDeployments", () => {
       assert.match(spec, new RegExp(`^\\s+${field}\\s`, "m"), `kubectl explain bgd.spec lists ${field}`);
     assert.match(spec, /KIND:\s+BlueGreenDeployment/);
     const mode = await kubectl(["explain", "bgd.spec.strategy.promotion.mode"]);
-    assert.match(mode, /Manual/);
-    assert.match(mode, /Auto/);
+    assert.match(mode, /ENUM:\s+Manual\s+Auto\s/);
   });
 
   it("prints the Active, Phase, Ready, Image and Age columns and shows up in kubectl get all", async () => {

@@ -145,6 +145,16 @@ describe("parseBlueGreenDeployment: errors a person can act on", () => {
     ],
     ["empty image", bgd({ image: "" }), /spec\.image must not be empty/],
     [
+      "a pod template that does not restart",
+      bgd({
+        template: {
+          metadata: { labels: { app: "x" } },
+          spec: { containers: [{ name: "x", image: "x" }], restartPolicy: "Never" },
+        },
+      }),
+      /spec\.template\.spec\.restartPolicy must be "Always" \(got "Never"\)/,
+    ],
+    [
       "a CEL rule broken",
       bgd({
         image: "a",
