@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) from the Go modules pinned under hack/gomod into a
+# kube-scheduler, kubectl, kwok, and helm for the chart test) from the Go modules pinned under hack/gomod into a
 # cache outside the checkout, so every clone on this machine reuses one build.
 # Cold: about 7 minutes on 2 cores. Warm: nothing to do.
 set -euo pipefail
@@ -29,6 +29,10 @@ build kwok kwok sigs.k8s.io/kwok/cmd/kwok
 for cmd in kube-scheduler kubectl kube-controller-manager kube-apiserver; do
   build kubernetes "$cmd" "k8s.io/kubernetes/cmd/$cmd" "$K8S_LDFLAGS"
 done
+
+# helm renders charts/bluegreen-operator for the manifest dry-run test; the version is the one pinned in its go.mod.
+HELM_VERSION="$(cd "$HACK/gomod/helm" && go list -m -f '{{.Version}}' helm.sh/helm/v4)"
+build helm helm helm.sh/helm/v4/cmd/helm "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}"
 
 # kwok applies no stages by default: copy the ones its module ships, plus ours.
 KWOK_DIR="$(cd "$HACK/gomod/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"

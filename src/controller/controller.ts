@@ -25,6 +25,14 @@ export interface ControllerOptions {
     seconds: number,
     result: "success" | "error" | "requeue_after",
   ) => void;
+  /**
+   * Every BGD change the cache sees: (undefined, obj) added, (old, obj) updated, (obj, undefined)
+   * deleted. Rollout metrics count status transitions (switches, aborts) from the API's truth.
+   */
+  readonly onBgdChange?: (
+    old: Readonly<KubeObject> | undefined,
+    obj: Readonly<KubeObject> | undefined,
+  ) => void;
 }
 
 const MANAGED = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
@@ -91,6 +99,7 @@ export class BlueGreenController {
   readonly #slices: ScopedInformers<EndpointSliceObj & KubeObject>;
   readonly #pods: ScopedInformers<PodObj & KubeObject>;
   #running: Promise<void> | undefined;
+  #informersStarted = false;
 
   constructor(opts: ControllerOptions) {
     this.#opts = opts;
@@ -132,6 +141,14 @@ export class BlueGreenController {
       if (owner !== undefined && m?.namespace !== undefined) this.queue.add(`${m.namespace}/${owner}`);
     };
     this.#bgds.on(enqueueSelf);
+    const onBgdChange = opts.onBgdChange;
+    if (onBgdChange !== undefined) {
+      for (const i of this.#bgds.informers) {
+        i.onAdd((o) => onBgdChange(undefined, o));
+        i.onUpdate((old, o) => onBgdChange(old, o));
+        i.onDelete((o) => onBgdChange(o, undefined));
+      }
+    }
     this.#deployments.on(enqueueOwner);
     this.#services.on(enqueueOwner);
     this.#slices.on(enqueueOwner);
@@ -161,12 +178,30 @@ export class BlueGreenController {
     return this.#all.every((i) => i.hasSynced());
   }
 
+  /** The BGDs in the cache, read at scrape time by the rollout metrics. */
+  listBgds(): Readonly<KubeObject>[] {
+    return this.#bgds.list();
+  }
+
+  /**
+   * Starts the informers (once) and waits for their caches. A standby replica calls only this, so
+   * its caches are warm and it reconciles the moment it wins the leader election.
+   */
+  async syncCaches(signal?: AbortSignal): Promise<void> {
+    const { log } = this.#opts;
+    if (!this.#informersStarted) {
+      this.#informersStarted = true;
+      for (const i of this.#all) i.start();
+    }
+    if (this.hasSynced()) return;
+    await Promise.all(this.#all.map((i) => i.waitForSync(signal)));
+    log.info({ bgds: this.#bgds.list().length }, "Caches synced");
+  }
+
   /** Starts the informers, waits for their caches, then runs the workers until stop(). */
   async start(signal?: AbortSignal): Promise<void> {
     const { log } = this.#opts;
-    for (const i of this.#all) i.start();
-    await Promise.all(this.#all.map((i) => i.waitForSync(signal)));
-    log.info({ bgds: this.#bgds.list().length }, "Caches synced");
+    await this.syncCaches(signal);
     const now = this.#opts.now ?? Date.now;
     const reconcile = makeReconciler({
       client: this.#opts.client,
@@ -203,6 +238,6 @@ export class BlueGreenController {
   async stop(): Promise<void> {
     await this.queue.shutDownWithDrain();
     await this.#running;
-    await Promise.all(this.#all.map((i) => i.stop()));
+    if (this.#informersStarted) await Promise.all(this.#all.map((i) => i.stop()));
   }
 }
