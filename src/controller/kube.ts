@@ -95,6 +95,24 @@ export function makeTypedClients(kc: KubeConfig) {
 }
 export type TypedClients = ReturnType<typeof makeTypedClients>;
 
+/** The API path of a resource collection or object, e.g. `/apis/apps/v1/namespaces/ns/deployments/app`. */
+export function resourcePath(r: {
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly subresource?: string;
+}): string {
+  const e = encodeURIComponent;
+  let p = r.group === "" ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+  if (r.namespace !== undefined && r.namespace !== "") p += `/namespaces/${e(r.namespace)}`;
+  p += `/${r.plural}`;
+  if (r.name !== undefined) p += `/${e(r.name)}`;
+  if (r.subresource !== undefined) p += `/${r.subresource}`;
+  return p;
+}
+
 const REASONS: Readonly<Record<number, string>> = {
   400: "BadRequest",
   401: "Unauthorized",
@@ -226,10 +244,22 @@ export interface ListWatcher {
   watch(path: string, query: Query, signal?: AbortSignal): AsyncIterable<WatchEvent>;
 }
 
+/** Observes (and may veto) every request; the runtime's metrics and leader-election fencing use it. */
+export interface RequestHooks {
+  /**
+   * Called as late as possible before a request goes out. Throwing refuses the request: a replica
+   * that lost its Lease must not write, even from a reconcile that was already running.
+   */
+  beforeSend?(method: string, path: string): void;
+  /** The HTTP status once response headers arrived, or `undefined` when no answer came (rest_client_requests_total). */
+  afterResponse?(method: string, code: number | undefined): void;
+}
+
 export interface KubeClientOptions {
   readonly fieldManager?: string;
   readonly userAgent?: string;
   readonly timeoutMs?: number;
+  readonly hooks?: RequestHooks;
 }
 
 /**
@@ -245,6 +275,7 @@ export class KubeClient implements ListWatcher {
   readonly #fieldManager: string;
   readonly #userAgent: string;
   readonly #timeoutMs: number;
+  readonly #hooks: RequestHooks;
 
   constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
     const cluster = kc.getCurrentCluster();
@@ -254,6 +285,7 @@ export class KubeClient implements ListWatcher {
     this.#fieldManager = opts.fieldManager ?? FIELD_MANAGER;
     this.#userAgent = opts.userAgent ?? FIELD_MANAGER;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#hooks = opts.hooks ?? {};
   }
 
   async get<T = unknown>(path: string, opts: RequestOptions = {}): Promise<T> {
@@ -366,7 +398,7 @@ export class KubeClient implements ListWatcher {
         }
       } catch (err) {
         if (err instanceof ApiError || err instanceof TransportError) throw err;
-        throw new TransportError("GET", path, watchEndReason(all, bound), err);
+        throw new TransportError("GET", path, failureReason(all, bound), err);
       }
       const rest = (buffered + decoder.decode()).trim();
       if (rest !== "") yield parseWatchLine(path, rest);
@@ -401,7 +433,7 @@ export class KubeClient implements ListWatcher {
       return text === "" ? undefined : (JSON.parse(text) as unknown);
     } catch (err) {
       if (err instanceof ApiError || err instanceof TransportError) throw err;
-      throw new TransportError(method, path, watchEndReason(signal, bound), err);
+      throw new TransportError(method, path, failureReason(signal, bound), err);
     }
   }
 
@@ -427,7 +459,16 @@ export class KubeClient implements ListWatcher {
       ctx.setBody(JSON.stringify(body));
     }
     ctx.setSignal(signal);
-    return await this.#http.send(ctx).toPromise();
+    this.#hooks.beforeSend?.(method, path);
+    let res: ResponseContext;
+    try {
+      res = await this.#http.send(ctx).toPromise();
+    } catch (err) {
+      this.#hooks.afterResponse?.(method, undefined);
+      throw err;
+    }
+    this.#hooks.afterResponse?.(method, res.httpStatusCode);
+    return res;
   }
 
   async #failure(method: string, path: string, res: ResponseContext): Promise<ApiError> {
@@ -441,7 +482,7 @@ export class KubeClient implements ListWatcher {
   }
 }
 
-function watchEndReason(signal: AbortSignal, bound: AbortSignal): string {
+function failureReason(signal: AbortSignal, bound: AbortSignal): string {
   if (bound.aborted) return "client-side timeout";
   if (signal.aborted) return "aborted";
   return "request failed";
