@@ -8,7 +8,15 @@ import type { BlueGreenDeployment } from "./schema.ts";
 
 type Labels = Readonly<Record<string, string>> | undefined;
 
-const matches = (pattern: string, s: string) => new RegExp(pattern).test(s);
+const regexps = new Map<string, RegExp>();
+function matches(pattern: string, s: string): boolean {
+  let re = regexps.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(pattern);
+    regexps.set(pattern, re);
+  }
+  return re.test(s);
+}
 const reservedKey = (labels: Labels) => Object.keys(labels ?? {}).some((k) => k.startsWith("bluegreen.io/"));
 const badKey = (labels: Labels) => Object.keys(labels ?? {}).some((k) => !matches(R.LABEL_KEY, k));
 const badValue = (labels: Labels) =>
