@@ -1,0 +1,131 @@
+/**
+ * Crash safety and idempotency, counted by the kube-apiserver's audit log (not by our own code):
+ * the operator SIGKILLed right after the selector switch finishes without a second switch, and a
+ * reconcile of an unchanged world makes zero writes.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  applyBgd,
+  deployment,
+  describeRequests,
+  operatorRequests,
+  serviceSelector,
+  waitStatus,
+} from "./bgd.ts";
+import { deleteNamespace, kubectl, newNamespace, waitUntil } from "./lib.ts";
+import { type OperatorProcess, startOperator } from "./operator.ts";
+
+const running: OperatorProcess[] = [];
+const namespaces: string[] = [];
+after(async () => {
+  await Promise.all(running.map((o) => o.kill()));
+  await Promise.all(namespaces.map((n) => deleteNamespace(n)));
+});
+
+async function namespace(prefix: string): Promise<string> {
+  const n = await newNamespace(prefix);
+  namespaces.push(n);
+  return n;
+}
+function operatorFor(n: string, name: string): OperatorProcess {
+  const o = startOperator({ namespaces: [n], name });
+  running.push(o);
+  return o;
+}
+
+describe("resilience", { concurrency: true }, () => {
+  let crashNs = "";
+  let noopNs = "";
+  before(async () => {
+    [crashNs, noopNs] = await Promise.all([namespace("crash"), namespace("noop")]);
+  });
+
+  it("SIGKILLed right after the selector switch, a restarted operator finishes without a second switch", async () => {
+    const n = crashNs;
+    const first = operatorFor(n, "first");
+    const strategy = { scaleDownDelaySeconds: 2 };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+
+    // Kill the operator the moment the watch shows the active Service on green.
+    const watch = spawn("kubectl", [
+      "get",
+      "service",
+      "app",
+      "-n",
+      n,
+      "--watch",
+      "-o",
+      'jsonpath={.spec.selector.bluegreen\\.io/color}{"\\n"}',
+    ]);
+    const switched = new Promise<void>((resolve) => {
+      createInterface({ input: watch.stdout }).on("line", (line) => {
+        if (line.trim() === "green") {
+          first.child.kill("SIGKILL");
+          resolve();
+        }
+      });
+    });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    await switched;
+    watch.kill();
+    await first.kill();
+
+    operatorFor(n, "second");
+    const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.equal(done.activeRevision, waiting.previewRevision);
+    await waitUntil(
+      "blue scaled down",
+      30_000,
+      async () => (await deployment(n, "app-blue"))?.spec.replicas === 0,
+    );
+    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "green");
+    const serviceWrites = (await operatorRequests(n, { writesOnly: true })).filter(
+      (e) => e.objectRef?.resource === "services" && e.objectRef.name === "app",
+    );
+    // One apply created the Service on blue, one switched it to green: nothing else.
+    assert.deepEqual(describeRequests(serviceWrites), [
+      "patch services app → 201",
+      "patch services app → 200",
+    ]);
+  });
+
+  it("a reconcile of an unchanged world makes zero API writes", async () => {
+    const n = noopNs;
+    const first = operatorFor(n, "noop-first");
+    await applyBgd(n, "app", { image: "app:v1", strategy: { scaleDownDelaySeconds: 0 } });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy: { scaleDownDelaySeconds: 0 } });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    await waitUntil(
+      "blue scaled down",
+      30_000,
+      async () => (await deployment(n, "app-blue"))?.status.readyReplicas === undefined,
+    );
+    await sleep(2000);
+    await first.stop();
+
+    // A fresh operator lists everything and reconciles every BGD once: the world is as wanted.
+    const since = new Date();
+    const second = operatorFor(n, "noop-second");
+    await waitUntil("the new operator's caches", 30_000, async () => {
+      const { readFileSync } = await import("node:fs");
+      return readFileSync(second.logFile, "utf8").includes("Caches synced");
+    });
+    // An event that changes nothing we care about triggers another reconcile.
+    await kubectl(["annotate", "-n", n, "bgd", "app", "example.com/touched=yes"]);
+    await sleep(3000);
+    const requests = await operatorRequests(n, { since });
+    const writes = requests.filter((e) => !["get", "list", "watch"].includes(e.verb));
+    assert.ok(requests.length > 0, "the audit log saw the new operator's list/watch requests");
+    assert.deepEqual(describeRequests(writes), [], "no writes");
+  });
+});
