@@ -120,6 +120,8 @@ export class Informer<T extends KubeObject> {
   #running: Promise<void> | undefined;
   #resourceVersion = "";
   #synced = false;
+  /** Events (bookmarks included) the current watch has delivered. */
+  #delivered = 0;
 
   constructor(opts: InformerOptions) {
     this.#opts = opts;
@@ -225,11 +227,17 @@ export class Informer<T extends KubeObject> {
     const signal = this.#abort.signal;
     const initial = this.#opts.backoff?.initialMs ?? 200;
     const max = this.#opts.backoff?.maxMs ?? 30_000;
-    let delay = initial;
-    let needList = true;
     const log = this.#opts.log;
+    let delay = initial;
+    const backOff = async () => {
+      await sleep(Math.round(delay * (0.5 + this.#random())), signal);
+      delay = Math.min(delay * 2, max);
+    };
+    let needList = true;
     while (!signal.aborted) {
       let listing = needList;
+      const relisted = needList;
+      this.#delivered = 0;
       try {
         if (needList) {
           await this.#relist(signal);
@@ -237,33 +245,30 @@ export class Informer<T extends KubeObject> {
           listing = false;
           delay = initial;
         }
-        const events = await this.#watchOnce(signal);
-        if (events > 0) {
-          delay = initial;
-          continue;
-        }
-        // Ended without a single event or bookmark: not a healthy watch, so do not reconnect at once.
+        await this.#watchOnce(signal);
+        // A watch that ends with nothing delivered, not even a bookmark, is not healthy.
+        if (this.#delivered === 0) await backOff();
+        else delay = initial;
       } catch (err) {
         if (signal.aborted) break;
+        // A watch that delivered events was healthy until now: this failure starts a new series.
+        if (this.#delivered > 0) delay = initial;
         if (isGone(err) && !listing) {
           log?.info(
             { path: this.#opts.path, resourceVersion: this.#resourceVersion },
             "Watch expired, relisting",
           );
           needList = true;
+          // Expired at once after a fresh list: relisting in a tight loop would not help.
+          if (relisted && this.#delivered === 0) await backOff();
           continue;
         }
-        const wait = Math.round(delay * (0.5 + this.#random()));
         log?.warn(
-          { path: this.#opts.path, err: err instanceof Error ? err.message : String(err), retryInMs: wait },
+          { path: this.#opts.path, err: err instanceof Error ? err.message : String(err) },
           listing ? "List failed, retrying" : "Watch failed, retrying",
         );
-        await sleep(wait, signal);
-        delay = Math.min(delay * 2, max);
-        continue;
+        await backOff();
       }
-      await sleep(Math.round(delay * (0.5 + this.#random())), signal);
-      delay = Math.min(delay * 2, max);
     }
   }
 
@@ -307,8 +312,8 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** One watch request, from the last resourceVersion; returns how many events it delivered. */
-  async #watchOnce(signal: AbortSignal): Promise<number> {
+  /** One watch request, from the last resourceVersion, until the server or the network ends it. */
+  async #watchOnce(signal: AbortSignal): Promise<void> {
     const { path, labelSelector, fieldSelector } = this.#opts;
     // 5–10 minutes, randomized so that many informers do not reconnect in lockstep.
     const timeoutSeconds = 300 + Math.floor(this.#random() * 300);
@@ -319,13 +324,11 @@ export class Informer<T extends KubeObject> {
       labelSelector,
       fieldSelector,
     };
-    let events = 0;
     for await (const ev of this.#opts.source.watch(path, query, signal)) {
       if (signal.aborted) break;
-      events++;
+      this.#delivered++;
       this.#handleEvent(ev);
     }
-    return events;
   }
 
   #handleEvent(ev: WatchEvent): void {
