@@ -1,106 +1,102 @@
 #!/usr/bin/env node
 /**
- * The operator process: flags → kubeconfig → controller, with health probes and graceful shutdown.
+ * The operator process: flags → kubeconfig → controller, with leader election, metrics, health
+ * probes and graceful shutdown.
+ *
+ * Lifecycle (controller-runtime's): the informer caches start at once in every replica, so a
+ * standby is warm; the workers start only in the leader. A leader that loses its Lease stops
+ * writing at once (the client refuses every write; see leader.ts) and exits 1 so its Deployment
+ * restarts it as a standby. On SIGTERM/SIGINT the process turns unready, lets in-flight reconciles
+ * finish, releases the Lease so a standby takes over immediately, and exits 0.
  */
-import { createServer, type Server } from "node:http";
-import { Command, Option } from "commander";
 import { pino } from "pino";
 import { BlueGreenController } from "../controller/controller.ts";
 import { KubeClient, loadKubeConfig } from "../controller/kube.ts";
+import { parseFlags } from "./flags.ts";
+import { LeaderElector } from "./leader.ts";
+import { OperatorMetrics } from "./metrics.ts";
+import { RolloutMetrics } from "./rollout-metrics.ts";
+import { type Endpoint, metricsRoute, probe, serve } from "./server.ts";
 
-interface Flags {
-  kubeconfig?: string;
-  namespace: string[];
-  workers: number;
-  logLevel: string;
-  healthProbeBindAddress: string;
-}
-
-function parseFlags(argv: readonly string[]): Flags {
-  const program = new Command("bluegreen-operator")
-    .description("Zero-downtime blue-green releases through one custom resource, BlueGreenDeployment.")
-    .addOption(
-      new Option(
-        "--kubeconfig <path>",
-        "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
-      ).env("KUBECONFIG"),
-    )
-    .addOption(
-      new Option("-n, --namespace <ns>", "watch only this namespace (repeatable); default: all namespaces")
-        .env("BGO_NAMESPACES")
-        .argParser((v: string, prev: string[] | undefined) => [
-          ...(prev ?? []),
-          ...v.split(",").filter((s) => s !== ""),
-        ])
-        .default([]),
-    )
-    .addOption(
-      new Option(
-        "--workers <n>",
-        "concurrent reconciles (different BGDs; one BGD is never reconciled twice at once)",
-      )
-        .env("BGO_WORKERS")
-        .argParser((v) => Number.parseInt(v, 10))
-        .default(4),
-    )
-    .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["debug", "info", "warn", "error"])
-        .env("BGO_LOG_LEVEL")
-        .default("info"),
-    )
-    .addOption(
-      new Option("--health-probe-bind-address <addr>", "address of /healthz and /readyz (empty disables)")
-        .env("BGO_HEALTH_PROBE_BIND_ADDRESS")
-        .default(":8081"),
-    )
-    .showHelpAfterError()
-    .parse(argv as string[]);
-  return program.opts<Flags>();
-}
-
-function listen(server: Server, addr: string): Promise<void> {
-  const i = addr.lastIndexOf(":");
-  const host = addr.slice(0, i) || undefined;
-  const port = Number(addr.slice(i + 1));
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
+/** A write refused because this replica is not (or no longer) the leader. */
+export class NotLeaderError extends Error {
+  constructor(method: string, path: string) {
+    super(`${method} ${path}: refused, this replica does not hold the leader lease`);
+    this.name = "NotLeaderError";
+  }
 }
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv);
   const log = pino({ level: flags.logLevel, base: { component: "bluegreen-operator" } });
   const kc = loadKubeConfig(flags.kubeconfig);
-  const client = new KubeClient(kc);
+  const server = kc.getCurrentCluster()?.server ?? "";
+  const metrics = new OperatorMetrics({ workers: flags.workers });
+  const election = flags.leaderElection;
+
+  let elector: LeaderElector | undefined;
+  const client = new KubeClient(kc, {
+    hooks: {
+      ...metrics.requestHooks(server),
+      // The fence: with leader election on, only the current leader's writes leave this process.
+      beforeSend(method, path) {
+        if (election !== undefined && method !== "GET" && elector?.isLeader() !== true) {
+          throw new NotLeaderError(method, path);
+        }
+      },
+    },
+  });
+  let rollout: RolloutMetrics | undefined;
   const controller = new BlueGreenController({
     client,
-    namespaces: flags.namespace,
+    namespaces: flags.namespaces,
     workers: flags.workers,
     log,
+    queueHooks: metrics.queueHooks(),
+    onReconcileDone: (_key, seconds, result) => metrics.reconcileDone(seconds, result),
+    onReconcileError: () => metrics.reconcileError(),
+    onBgdChange: (old, obj) => rollout?.onChange(old, obj),
   });
-
-  let ready = false;
-  let health: Server | undefined;
-  if (flags.healthProbeBindAddress !== "") {
-    health = createServer((req, res) => {
-      const ok = req.url === "/healthz" ? true : req.url === "/readyz" ? ready : undefined;
-      res.writeHead(ok === undefined ? 404 : ok ? 200 : 503, { "content-type": "text/plain" });
-      res.end(ok === undefined ? "not found\n" : ok ? "ok\n" : "caches not synced\n");
-    });
-    await listen(health, flags.healthProbeBindAddress);
-  }
+  metrics.watchQueue(controller.queue);
+  rollout = new RolloutMetrics({
+    registry: metrics.registry,
+    list: () => controller.listBgds(),
+    counting: () => elector === undefined || elector.isLeader(),
+  });
 
   const abort = new AbortController();
   let stopping = false;
+  let synced = false;
+  const endpoints: Endpoint[] = [];
+  if (flags.healthProbeBindAddress !== undefined) {
+    const health = await serve(flags.healthProbeBindAddress, {
+      "/healthz": probe(() => undefined),
+      // A standby is ready too: its caches are warm and it can take over at any moment. Requiring
+      // leadership would leave one of two replicas unready forever and stall the operator's own
+      // rolling updates.
+      "/readyz": probe(() =>
+        stopping ? "shutting down" : synced ? undefined : "informer caches not synced yet",
+      ),
+    });
+    endpoints.push(health);
+    log.info({ address: health.address }, "Serving health probes");
+  }
+  if (flags.metricsBindAddress !== undefined) {
+    const m = await serve(flags.metricsBindAddress, { "/metrics": metricsRoute(metrics.registry) });
+    endpoints.push(m);
+    log.info({ address: m.address }, "Serving metrics");
+  }
+
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "Shutting down");
     abort.abort();
+    // Drain first: the Lease is still renewed while in-flight reconciles finish...
     await controller.stop();
-    health?.close();
+    // ...then hand it over, so the successor starts now instead of after the lease duration.
+    await elector?.stop();
+    await Promise.all(endpoints.map((e) => e.close()));
     log.info({}, "Stopped");
     process.exit(0);
   };
@@ -108,11 +104,61 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 
   log.info(
-    { namespaces: flags.namespace.length === 0 ? "all" : flags.namespace, workers: flags.workers },
+    {
+      namespaces: flags.namespaces.length === 0 ? "all" : flags.namespaces,
+      workers: flags.workers,
+      leaderElection: election === undefined ? false : `${election.namespace}/${election.id}`,
+    },
     "Starting bluegreen-operator",
   );
-  await controller.start(abort.signal);
-  ready = true;
+  const fatal = (err: unknown) => {
+    log.error({ err: err instanceof Error ? err.message : String(err) }, "Controller failed");
+    process.exit(1);
+  };
+  // A shutdown during the initial sync aborts it; that is not a failure.
+  const quietWhenStopping = (err: unknown) => {
+    if (!stopping) throw err;
+  };
+  const caches = controller
+    .syncCaches(abort.signal)
+    .then(() => {
+      synced = true;
+    })
+    .catch(quietWhenStopping);
+
+  if (election === undefined) {
+    await caches;
+    await controller.start(abort.signal).catch(quietWhenStopping);
+    return;
+  }
+  const lease = `${election.namespace}/${election.id}`;
+  elector = new LeaderElector({
+    api: new KubeClient(kc, { hooks: metrics.requestHooks(server) }),
+    namespace: election.namespace,
+    name: election.id,
+    leaseDurationMs: election.leaseDurationMs,
+    renewDeadlineMs: election.renewDeadlineMs,
+    retryPeriodMs: election.retryPeriodMs,
+    log,
+    onStartedLeading: () => {
+      metrics.setLeader(election.id, true);
+      log.info({ lease }, "Started leading");
+      controller.start(abort.signal).catch((err: unknown) => {
+        if (!stopping) fatal(err);
+      });
+    },
+    onStoppedLeading: (why) => {
+      metrics.setLeader(election.id, false);
+      // Like controller-runtime: no new reconciles, and exit non-zero so the Deployment restarts
+      // this replica as a standby. Writes already refuse (the fence), so exiting now loses nothing.
+      controller.queue.shutDown();
+      log.error({ lease, why }, "Lost leadership, exiting");
+      process.exit(1);
+    },
+  });
+  metrics.setLeader(election.id, false);
+  void elector.start().catch(fatal);
+  await caches;
 }
 
 main().catch((err: unknown) => {

@@ -46,6 +46,9 @@ export function startOperator(opts: OperatorOptions): OperatorProcess {
       ...opts.namespaces.flatMap((n) => ["--namespace", n]),
       "--health-probe-bind-address",
       "",
+      // Many operators run at once: no fixed ports (a test of metrics passes its own address).
+      "--metrics-bind-address",
+      "",
       ...(opts.args ?? []),
     ],
     { stdio: ["ignore", fd, fd], env: { ...process.env, ...(opts.env ?? {}) } },
