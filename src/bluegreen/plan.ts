@@ -234,6 +234,7 @@ function scaleLive(o: Observed, s: Settings, active: Color, step: Step): void {
       role: "active",
       color: active,
       reason: "active Service drifted",
+      repair: true,
     });
   }
 }
@@ -241,7 +242,15 @@ function scaleLive(o: Observed, s: Settings, active: Color, step: Step): void {
 function pointPreviewAt(o: Observed, s: Settings, color: Color, step: Step, reason: string): void {
   if (!s.previewEnabled || o.previewService === undefined) return;
   if (o.previewService.selectorColor !== color || !o.previewService.upToDate) {
-    step.actions.push({ type: "ApplyService", role: "preview", color, reason });
+    // Same color but not up to date: someone edited it.
+    const repair = o.previewService.exists && o.previewService.selectorColor === color;
+    step.actions.push({
+      type: "ApplyService",
+      role: "preview",
+      color,
+      reason,
+      ...(repair ? { repair } : {}),
+    });
   }
 }
 
@@ -262,7 +271,11 @@ function planSteady(o: Observed, s: Settings, now: number, active: Color, step: 
       // active Service, so a failure can switch back at once (Flagger #1898).
       const switchedAt =
         parseTime(step.history.find((h) => h.revision === o.desired.revision)?.promotedAt) ?? now;
+      // Only back to a revision that served before: after a revert mid-rollout the other color
+      // holds a preview nobody approved, and a flaky live pod must not hand it the traffic.
+      const servedBefore = step.history.some((h) => h.revision === old.revision);
       if (
+        servedBefore &&
         now >= switchedAt + s.progressDeadlineMs &&
         readyAt(old, old.replicas) &&
         old.readyPods >= s.replicas

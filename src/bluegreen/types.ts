@@ -118,6 +118,11 @@ export type Action =
       readonly role: "active" | "preview";
       readonly color: Color;
       readonly reason: string;
+      /**
+       * Someone else edited the Service: server-side apply alone would merge their ports with ours
+       * (ports are a list keyed by port number), so the spec is replaced first.
+       */
+      readonly repair?: boolean;
     }
   | { readonly type: "MarkAborted"; readonly revision: string }
   | {

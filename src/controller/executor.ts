@@ -107,7 +107,19 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
     case "ApplyService": {
       const name =
         a.role === "active" ? activeServiceName(owner.name, o.spec) : previewServiceName(owner.name, o.spec);
-      await client.apply(servicePath(ns, name), renderService(o.spec, owner, o.desired, a.role, a.color));
+      const body = renderService(o.spec, owner, o.desired, a.role, a.color) as {
+        spec: Record<string, unknown>;
+      };
+      if (a.repair === true) {
+        // JSON patch "add" replaces whole values: ports and selector become exactly ours again.
+        const ops = ["selector", "ports", "type", "sessionAffinity"].map((f) => ({
+          op: "add",
+          path: `/spec/${f}`,
+          value: body.spec[f],
+        }));
+        await client.patch(servicePath(ns, name), ops, "json");
+      }
+      await client.apply(servicePath(ns, name), body);
       return;
     }
     case "MarkAborted":

@@ -1,0 +1,272 @@
+/**
+ * The blue-green behaviours of ../shared SCENARIOS that go beyond the basic rollout: revert and
+ * supersede mid-rollout, update after abort, reduced preview size, scaling during a rollout, HPA,
+ * drift, pause, and the exact writes of a rollout as the kube-apiserver's audit log records them.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  applyBgd,
+  deployment,
+  describeRequests,
+  getStatus,
+  operatorRequests,
+  serviceSelector,
+  waitStatus,
+} from "./bgd.ts";
+import { deleteNamespace, kubectl, kubectlJson, newNamespace, waitUntil } from "./lib.ts";
+import { type OperatorProcess, startOperator } from "./operator.ts";
+
+const NAMES = [
+  "revert",
+  "supersede",
+  "afterabort",
+  "preview",
+  "scaling",
+  "hpa",
+  "drift",
+  "pause",
+  "writes",
+] as const;
+type Name = (typeof NAMES)[number];
+const ns = {} as Record<Name, string>;
+let operator: OperatorProcess | undefined;
+
+before(async () => {
+  await Promise.all(
+    NAMES.map(async (n) => {
+      ns[n] = await newNamespace(`sc-${n}`);
+    }),
+  );
+  operator = startOperator({ namespaces: Object.values(ns), name: "scenarios" });
+});
+after(async () => {
+  await operator?.stop();
+  await Promise.all(Object.values(ns).map((n) => deleteNamespace(n)));
+});
+
+const color = async (n: string, svc = "app") => (await serviceSelector(n, svc))?.["bluegreen.io/color"];
+const blueImage = async (n: string) =>
+  (await deployment(n, "app-blue"))?.spec.template.spec.containers[0]?.image;
+
+describe("scenarios", { concurrency: true }, () => {
+  it("revert mid-rollout: re-applying v1 while v2 waits is Stable on v1 at once and cleans up the preview", async () => {
+    const n = ns.revert;
+    await applyBgd(n, "app", { image: "app:v1" });
+    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2" });
+    await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await applyBgd(n, "app", { image: "app:v1" });
+    const s = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    assert.equal(s.activeRevision, v1.activeRevision);
+    assert.equal(await color(n, "app-preview"), "blue");
+    await waitUntil(
+      "green scaled down",
+      30_000,
+      async () => (await deployment(n, "app-green"))?.spec.replicas === 0,
+    );
+  });
+
+  it("supersede: v3 replaces v2 on the idle color and an approval of v2 never promotes v3", async () => {
+    const n = ns.supersede;
+    await applyBgd(n, "app", { image: "app:v1" });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2" });
+    const v2 = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await applyBgd(n, "app", { image: "app:v3" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${v2.previewRevision}`]);
+    const v3 = await waitUntil("v3 awaiting promotion", 60_000, async () => {
+      const s = await getStatus(n, "app");
+      return s.phase === "AwaitingPromotion" && s.previewRevision !== v2.previewRevision ? s : undefined;
+    });
+    await sleep(2000);
+    const still = await getStatus(n, "app");
+    assert.equal(still.phase, "AwaitingPromotion");
+    assert.equal(still.activeColor, "blue");
+    assert.equal(await color(n), "blue");
+    assert.equal(await blueImage(n), "app:v1", "the live color was never touched");
+    const promoted = still.conditions?.find((c) => c.type === "Promoted");
+    assert.equal(promoted?.reason, "StaleApproval");
+    assert.match(promoted?.message ?? "", new RegExp(`${v2.previewRevision}.*${v3.previewRevision}`));
+    await kubectl([
+      "annotate",
+      "-n",
+      n,
+      "bgd",
+      "app",
+      `bluegreen.io/promote=${v3.previewRevision}`,
+      "--overwrite",
+    ]);
+    await waitStatus(n, "app", {
+      phase: "Stable",
+      activeColor: "green",
+      activeRevision: v3.previewRevision ?? "",
+    });
+  });
+
+  it("update after abort: v3 after an aborted v2 previews normally and promoting it retires what is left", async () => {
+    const n = ns.afterabort;
+    const strategy = { scaleDownDelaySeconds: 0 };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const v2 = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/abort=${v2.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Aborted" });
+    await applyBgd(n, "app", { image: "app:v3", strategy });
+    const v3 = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    assert.notEqual(v3.previewRevision, v2.previewRevision);
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${v3.previewRevision}`]);
+    const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.equal(done.conditions?.find((c) => c.type === "Degraded")?.status, "False");
+    await waitUntil(
+      "blue scaled down",
+      30_000,
+      async () => (await deployment(n, "app-blue"))?.spec.replicas === 0,
+    );
+  });
+
+  it("a reduced preview runs at its own size and is scaled to full size, ready, before the switch", async () => {
+    const n = ns.preview;
+    const preview = { replicas: 1 };
+    await applyBgd(n, "app", { image: "app:v1", replicas: 4, preview });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", replicas: 4, preview });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    assert.equal((await deployment(n, "app-green"))?.spec.replicas, 1);
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.equal(done.readyReplicas, 4);
+    const green = await deployment(n, "app-green");
+    assert.equal(green?.spec.replicas, 4);
+    assert.equal(green?.status.readyReplicas, 4);
+  });
+
+  it("a replica change during a rollout scales the live color, keeps the preview size and starts nothing", async () => {
+    const n = ns.scaling;
+    const preview = { replicas: 1 };
+    await applyBgd(n, "app", { image: "app:v1", replicas: 2, preview });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", replicas: 2, preview });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["scale", "-n", n, "bgd/app", "--replicas=4"]);
+    await waitUntil(
+      "blue at 4",
+      30_000,
+      async () => (await deployment(n, "app-blue"))?.status.readyReplicas === 4,
+    );
+    const s = await waitStatus(n, "app", { phase: "AwaitingPromotion", readyReplicas: 4 });
+    assert.equal(s.previewRevision, waiting.previewRevision, "no new revision");
+    assert.equal((await deployment(n, "app-green"))?.spec.replicas, 1, "the preview keeps its reduced size");
+    assert.equal(await blueImage(n), "app:v1");
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.equal(done.readyReplicas, 4);
+  });
+
+  it("an HPA scales the BGD through the scale subresource; the status selector names the live color only", async () => {
+    const n = ns.hpa;
+    await applyBgd(n, "app", { image: "app:v1", replicas: 2 });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    // Below minReplicas the HPA controller scales up without needing metrics.
+    await kubectl(["autoscale", "-n", n, "bgd/app", "--min=5", "--max=8", "--cpu-percent=80"]);
+    const s = await waitStatus(n, "app", { phase: "Stable", readyReplicas: 5 }, 90_000);
+    assert.equal(s.selector, "app=app,bluegreen.io/name=app,bluegreen.io/color=blue");
+    assert.equal((await deployment(n, "app-blue"))?.spec.replicas, 5);
+    const hpa = await kubectlJson<{ status: { conditions?: { type: string; status: string }[] } }>([
+      "get",
+      "hpa",
+      "app",
+      "-n",
+      n,
+    ]);
+    assert.equal(hpa.status.conditions?.find((c) => c.type === "AbleToScale")?.status, "True");
+  });
+
+  it("drift: a hand-edited active Service selector or port is put back", async () => {
+    const n = ns.drift;
+    await applyBgd(n, "app", { image: "app:v1" });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await kubectl([
+      "patch",
+      "-n",
+      n,
+      "service",
+      "app",
+      "--type",
+      "merge",
+      "-p",
+      '{"spec":{"selector":{"bluegreen.io/color":"green"}}}',
+    ]);
+    await waitUntil("selector back on blue", 30_000, async () => (await color(n)) === "blue");
+    await kubectl([
+      "patch",
+      "-n",
+      n,
+      "service",
+      "app",
+      "--type",
+      "json",
+      "-p",
+      '[{"op":"replace","path":"/spec/ports/0/port","value":81}]',
+    ]);
+    await waitUntil("port back to 80", 30_000, async () => {
+      const svc = await kubectlJson<{ spec: { ports: { port: number }[] } }>([
+        "get",
+        "service",
+        "app",
+        "-n",
+        n,
+      ]);
+      return svc.spec.ports[0]?.port === 80;
+    });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+  });
+
+  it("a pause stops the auto-promotion timer; resuming promotes after the delay", async () => {
+    const n = ns.pause;
+    const strategy = { promotion: { mode: "Auto", delaySeconds: 3 } };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", "bluegreen.io/paused=true"]);
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    await waitStatus(n, "app", { phase: "Paused" });
+    await sleep(5000);
+    const paused = await getStatus(n, "app");
+    assert.equal(paused.phase, "Paused");
+    assert.equal(await color(n), "blue", "nothing switched while paused");
+    await kubectl(["annotate", "-n", n, "bgd", "app", "bluegreen.io/paused-"]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" }, 60_000);
+  });
+
+  it("the exact writes of a rollout, from the audit log", async () => {
+    const n = ns.writes;
+    const strategy = { scaleDownDelaySeconds: 0 };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await sleep(1000);
+    const since = new Date();
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    await waitUntil(
+      "blue scaled down",
+      30_000,
+      async () => (await deployment(n, "app-blue"))?.spec.replicas === 0,
+    );
+    await sleep(1500);
+    const writes = describeRequests(await operatorRequests(n, { since, writesOnly: true })).filter(
+      // Status writes and Events vary with how many intermediate states the watch delivers.
+      (w) => !w.includes("bluegreendeployments/status") && !w.startsWith("create events"),
+    );
+    assert.deepEqual(writes, [
+      "patch deployments app-green → 201", // the new template, to the idle color only
+      "patch services app-preview → 200", // preview retargeted once every pod is ready
+      "patch services app → 200", // the switch: one write
+      "patch deployments app-blue → 200", // the retiring color's scale-down deadline
+      "patch deployments app-blue → 200", // scaled to 0 (scaleDownDelaySeconds: 0)
+    ]);
+  });
+});
