@@ -1,0 +1,61 @@
+{{/* Full name: the release name, unless it does not contain the chart name. */}}
+{{- define "bluegreen-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bluegreen-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "bluegreen-operator.labels" -}}
+{{ include "bluegreen-operator.selectorLabels" . }}
+app.kubernetes.io/part-of: {{ .Chart.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "bluegreen-operator.serviceAccountName" -}}
+{{- default (include "bluegreen-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{/* What the operator calls in each watched namespace: src/runtime/rbac.ts OPERATOR_RULES. */}}
+{{- define "bluegreen-operator.rules" -}}
+# The informer lists and watches BlueGreenDeployments; the executor annotates one it aborts.
+- apiGroups: [bluegreen.io]
+  resources: [bluegreendeployments]
+  verbs: [get, list, watch, patch]
+# Status is written whole, conditional on resourceVersion (PUT).
+- apiGroups: [bluegreen.io]
+  resources: [bluegreendeployments/status]
+  verbs: [update]
+# Owner references with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on.
+- apiGroups: [bluegreen.io]
+  resources: [bluegreendeployments/finalizers]
+  verbs: [update]
+# One Deployment per color: server-side apply (create or patch), replica and annotation patches.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch]
+# The active and preview Services: server-side apply.
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch]
+# Ready endpoints behind each Service gate the switch.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+# Pod readiness per color (read only).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch]
+# Kubernetes Events on each BlueGreenDeployment.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- end -}}
