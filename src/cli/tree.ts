@@ -101,7 +101,7 @@ function summary(b: BgdView, deployments: readonly DeploymentView[], o: RenderOp
   if (s.previewColor !== undefined)
     revisions.push(`${s.previewRevision ?? "?"} ${s.previewImage ?? ""} (${roleText(p, "preview")})`);
   if (b.desiredRevision !== undefined && !revisions.some((r) => r.startsWith(b.desiredRevision ?? "")))
-    revisions.push(`${b.desiredRevision} (desired)`);
+    revisions.push(`${b.desiredRevision} ${b.desiredImage ?? ""} (desired)`);
   if (revisions.length > 0) pairs.push(["Revisions", revisions.join(" · ")]);
 
   const warnings: string[] = [];
@@ -116,7 +116,7 @@ function summary(b: BgdView, deployments: readonly DeploymentView[], o: RenderOp
   if (degraded?.status === "True" && s.phase !== "Aborted")
     warnings.push(`${degraded.reason}: ${degraded.message}`);
   const approved = promoteAnnotation(b);
-  if (approved !== undefined && promoted?.reason !== "StaleApproval" && s.phase !== "Stable")
+  if (approved !== undefined && approved === b.desiredRevision && s.activeRevision !== approved)
     pairs.push(["Approved", `revision ${approved}`]);
   if (pausedByAnnotation(b) || b.specPaused) {
     const by = [
@@ -128,11 +128,12 @@ function summary(b: BgdView, deployments: readonly DeploymentView[], o: RenderOp
   const aborted = abortAnnotation(b);
   if (aborted !== undefined) pairs.push(["Aborted", `revision ${aborted}`]);
   for (const d of deployments) {
+    // Only an idle color's deadline means anything: a color that serves or previews keeps running.
     if (
       d.scaleDownAt !== undefined &&
       d.replicas > 0 &&
       d.color !== undefined &&
-      roleOf(b, d.color) !== "active"
+      roleOf(b, d.color) === "idle"
     ) {
       const left = Date.parse(d.scaleDownAt) - o.now;
       if (left > 0)
@@ -155,9 +156,9 @@ function podStatus(p: Painter, pod: PodView): string {
   return p.paint("yellow", `◌ ${pod.status}`);
 }
 
-function deploymentStatus(p: Painter, d: DeploymentView, now: number): string {
+function deploymentStatus(p: Painter, d: DeploymentView, role: string, now: number): string {
   if (d.replicas === 0) return p.paint("dim", "scaled down");
-  if (d.scaleDownAt !== undefined && Date.parse(d.scaleDownAt) > now)
+  if (role === "idle" && d.scaleDownAt !== undefined && Date.parse(d.scaleDownAt) > now)
     return p.paint("dim", `warm, scale-down in ${humanDuration(Date.parse(d.scaleDownAt) - now)}`);
   return d.readyReplicas >= d.replicas ? p.paint("green", "ready") : p.paint("yellow", "rolling out");
 }
@@ -215,7 +216,7 @@ function tree(b: BgdView, snap: Snapshot, o: RenderOptions): string[] {
         d.revision ?? "",
         d.image,
         `${d.readyReplicas}/${d.replicas}`,
-        deploymentStatus(p, d, o.now),
+        deploymentStatus(p, d, d.color !== undefined ? roleOf(b, d.color) : "idle", o.now),
         age(o.now, d.creationTimestamp),
         ...pad,
       ],
