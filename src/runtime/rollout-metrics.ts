@@ -138,7 +138,7 @@ export class RolloutMetrics {
     });
     new Gauge({
       name: "bluegreen_rollout_started_timestamp_seconds",
-      help: "When the rollout in progress (or last finished) of each BlueGreenDeployment started (status.rollout.startedAt), Unix seconds.",
+      help: "When the rollout in progress of each BlueGreenDeployment started (status.rollout.startedAt), Unix seconds; absent when none is in progress.",
       labelNames: ["namespace", "name"],
       registers,
       collect() {
