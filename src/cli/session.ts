@@ -141,7 +141,8 @@ export async function explain(err: unknown, s: Session, target?: Target): Promis
     return new CliError(`Error from server (${err.reason}): ${serverMessage(err)}`);
   }
   if (err instanceof TransportError) {
-    const cause = err.message.replace(/^\S+ \S+: /, "");
+    // "GET /apis/...: request failed: fetch failed: connect ECONNREFUSED ..." → "connect ECONNREFUSED ..."
+    const cause = err.message.replace(/^\S+ \S+: /, "").replace(/^(request failed: )?(fetch failed: )?/, "");
     return new CliError(`error: cannot reach the Kubernetes API server at ${s.server}: ${cause}`);
   }
   return new CliError(`error: ${err instanceof Error ? err.message : String(err)}`);
