@@ -18,7 +18,7 @@ export type Verdict =
   | { readonly done: true; readonly exitCode: number; readonly line: string };
 
 /** Pure: is this status final for the spec as it is now, and what to print. */
-export function judge(b: BgdView): Verdict {
+export function judge(b: BgdView, namespaceFlag = ""): Verdict {
   const s = b.status;
   const phase = s.phase ?? "Pending";
   const line = `${phase}${s.message ? `: ${s.message}` : ""}`;
@@ -40,7 +40,7 @@ export function judge(b: BgdView): Verdict {
     return { done: true, exitCode: EXIT_FAILED, line: `${phase}: ${degraded.message}` };
   }
   if (phase === "AwaitingPromotion")
-    return { done: false, line: `${line} (or: kubectl bluegreen promote ${b.name})` };
+    return { done: false, line: `${line} (or: kubectl bluegreen promote ${b.name}${namespaceFlag})` };
   return { done: false, line };
 }
 
@@ -59,7 +59,7 @@ export async function status(s: Session, name: string, o: StatusOptions): Promis
     for await (const obj of watchBgd(s, name, signal)) {
       const b = bgdView(obj);
       lastView = b;
-      const v = judge(b);
+      const v = judge(b, s.namespaceFlag);
       if (v.done) {
         const verb = v.exitCode === EXIT_STABLE ? "is" : "failed:";
         return { message: `${s.namespace}/${name} ${verb} ${v.line}`, exitCode: v.exitCode };
