@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -376,6 +376,39 @@ describe("kubectl bluegreen", { concurrency: true }, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("reports the plugin's version and the operator's, read from its Deployment", async () => {
+    await kubectl(
+      ["apply", "-n", idle, "-f", "-"],
+      JSON.stringify({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: {
+          name: "bluegreen-operator",
+          labels: {
+            "app.kubernetes.io/name": "bluegreen-operator",
+            "app.kubernetes.io/version": "9.8.7-e2e",
+          },
+        },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: "bgo" } },
+          template: {
+            metadata: { labels: { app: "bgo" } },
+            spec: { containers: [{ name: "manager", image: "bluegreen-operator:9.8.7-e2e" }] },
+          },
+        },
+      }),
+    );
+    const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    const r = await bg("version");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Plugin Version: ${pkg.version.replaceAll(".", "\\.")}$`, "m"));
+    assert.match(r.stdout, /^Operator Version: .*9\.8\.7-e2e/m);
+    assert.match(r.stdout, /^Server Version: v1\.\d+/m);
+    const json = JSON.parse((await bg("version", "-o", "json")).stdout) as { plugin: string };
+    assert.equal(json.plugin, pkg.version);
   });
 
   it("completes commands and BGD names through kubectl's plugin completion", async () => {
