@@ -4,6 +4,9 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
+import pkg from "../../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
 
 export interface Flags {
   readonly kubeconfig: string | undefined;
@@ -199,6 +202,7 @@ export function buildCommand(): Command {
         .env("BGO_LEADER_ELECT_ID")
         .default("bluegreen-operator.bluegreen.io"),
     )
+    .version(VERSION)
     .showHelpAfterError()
     .allowExcessArguments(false);
 }

@@ -12,7 +12,7 @@
 import { pino } from "pino";
 import { BlueGreenController } from "../controller/controller.ts";
 import { KubeClient, loadKubeConfig } from "../controller/kube.ts";
-import { parseFlags } from "./flags.ts";
+import { parseFlags, VERSION } from "./flags.ts";
 import { LeaderElector } from "./leader.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { RolloutMetrics } from "./rollout-metrics.ts";
@@ -105,6 +105,7 @@ async function main(): Promise<void> {
 
   log.info(
     {
+      version: VERSION,
       namespaces: flags.namespaces.length === 0 ? "all" : flags.namespaces,
       workers: flags.workers,
       leaderElection: election === undefined ? false : `${election.namespace}/${election.id}`,
