@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LABEL_NAME } from "../api/labels.ts";
 import { ApiError, type Query, TransportError } from "../controller/kube.ts";
 import { type BgdView, bgdView, type Json, rec, type Snapshot } from "./objects.ts";
-import { bgdCollection, bgdPath, bgdTarget, type Session, withTarget } from "./session.ts";
+import { bgdCollection, bgdPath, bgdTarget, explain, type Session, withTarget } from "./session.ts";
 
 export async function getBgd(s: Session, name: string): Promise<Json> {
   return await withTarget(s, bgdTarget(s, name), async () =>
@@ -125,8 +125,7 @@ export async function* watchBgd(s: Session, name: string, signal: AbortSignal): 
       yield obj;
     } catch (err) {
       if (signal.aborted) return;
-      if (++failures >= 5 || !isTransient(err))
-        await withTarget(s, bgdTarget(s, name), () => Promise.reject(err));
+      if (++failures >= 5 || !isTransient(err)) throw await explain(err, s, bgdTarget(s, name));
       await sleep(Math.min(5000, 250 * 2 ** failures), undefined, { signal }).catch(() => {});
       continue;
     }
@@ -142,8 +141,7 @@ export async function* watchBgd(s: Session, name: string, signal: AbortSignal): 
         signal,
       );
       for await (const ev of stream) {
-        if (ev.type === "DELETED")
-          await withTarget(s, bgdTarget(s, name), () => Promise.reject(notFound(name)));
+        if (ev.type === "DELETED") throw await explain(notFound(name), s, bgdTarget(s, name));
         if (ev.type === "ADDED" || ev.type === "MODIFIED") yield rec(ev.object);
       }
     } catch (err) {

@@ -7,7 +7,7 @@
 import { isConflict } from "../controller/kube.ts";
 import { getBgd } from "./fetch.ts";
 import { type Json, rec } from "./objects.ts";
-import { bgdPath, bgdTarget, CliError, type Session, withTarget } from "./session.ts";
+import { bgdPath, bgdTarget, CliError, explain, type Session, withTarget } from "./session.ts";
 
 /** Sets (string) or removes (null) annotations on the BGD, as `kubectl annotate --overwrite` does. */
 export async function annotate(
@@ -43,7 +43,7 @@ export async function editBgd(
     } catch (err) {
       if (isConflict(err) && attempt < 5) continue;
       if (isConflict(err)) throw new CliError(`error: ${name} keeps changing under us; try again`);
-      throw await withTarget(s, bgdTarget(s, name), () => Promise.reject(err)).catch((e: unknown) => e);
+      throw await explain(err, s, bgdTarget(s, name));
     }
   }
 }
