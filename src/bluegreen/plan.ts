@@ -419,14 +419,9 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
     if (o.previewEndpoints[idle] < want) {
       step.phase = approved ? "Promoting" : "Progressing";
       step.message = `Waiting for ${idle} endpoints behind the preview Service (${o.previewEndpoints[idle]}/${want})`;
-      deadline(
-        o,
-        s,
-        now,
-        step,
-        parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now,
-        s.abortOnDeadline,
-      );
+      // Every pod is ready: only the EndpointSlices lag. Past the deadline that is worth a Degraded
+      // condition, but not an abort of a revision that did become ready in time.
+      deadline(o, s, now, step, parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now, false);
       return;
     }
   }
