@@ -56,7 +56,7 @@ cluster-down: node_modules ## Stop exactly the processes cluster-up started.
 
 ##@ Operator
 install: manifests ## Install the CRD into $KUBECONFIG's cluster.
-	$(KUBECTL) apply --server-side --field-manager=bluegreen-operator -f deploy/crd/bluegreen.io_bluegreendeployments.yaml
+	$(KUBECTL) apply --server-side --force-conflicts -f deploy/crd/bluegreen.io_bluegreendeployments.yaml
 	$(KUBECTL) wait --for=condition=Established --timeout=60s crd/bluegreendeployments.bluegreen.io
 
 uninstall: ## Remove the CRD (and every BlueGreenDeployment) from $KUBECONFIG's cluster.

@@ -46,7 +46,7 @@ try {
   const kubectl = join(binDir(), "kubectl");
   const crd = spawnSync(
     kubectl,
-    ["--kubeconfig", paths.kubeconfig, "apply", "--server-side", "-f", "deploy/crd/"],
+    ["--kubeconfig", paths.kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "deploy/crd/"],
     {
       cwd: repo,
       stdio: "inherit",

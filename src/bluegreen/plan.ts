@@ -261,6 +261,10 @@ function planSteady(o: Observed, s: Settings, now: number, active: Color, step: 
   const live = o.colors[active];
   const idle = otherColor(active);
   const old = o.colors[idle];
+  // A crash between the switch and the status write loses the history entry. Record it now, or the
+  // verification deadline below would count from every reconcile anew and never switch back.
+  if (!step.history.some((h) => h.revision === o.desired.revision))
+    recordSwitch(o, now, step, active, undefined);
   const allReady =
     live !== undefined && live.readyPods >= s.replicas && o.activeEndpoints[active] >= s.replicas;
   step.previewColor = undefined;
@@ -269,11 +273,17 @@ function planSteady(o: Observed, s: Settings, now: number, active: Color, step: 
     if (!allReady) {
       // Just switched: the old color stays at full size until the new one is verified behind the
       // active Service, so a failure can switch back at once (Flagger #1898).
-      const switchedAt =
-        parseTime(step.history.find((h) => h.revision === o.desired.revision)?.promotedAt) ?? now;
-      // Only back to a revision that served before: after a revert mid-rollout the other color
-      // holds a preview nobody approved, and a flaky live pod must not hand it the traffic.
-      const servedBefore = step.history.some((h) => h.revision === old.revision);
+      const entry = step.history.find((h) => h.revision === o.desired.revision);
+      const switchedAt = parseTime(entry?.promotedAt) ?? now;
+      // Only back to what served before: after a revert mid-rollout the other color holds a preview
+      // nobody approved, and a flaky live pod must not hand it the traffic. A short
+      // revisionHistoryLimit may have dropped the previous revision; the color we switched from
+      // still carries that switch's scale-down deadline unless a later rollout rewrote it.
+      const servedBefore =
+        step.history.some((h) => h.revision === old.revision) ||
+        (entry?.switchedFrom === idle &&
+          typeof old.scaleDownAt === "number" &&
+          o.annotations.abort !== old.revision);
       if (
         servedBefore &&
         now >= switchedAt + s.progressDeadlineMs &&

@@ -5,7 +5,6 @@
 import {
   canonicalJson,
   desiredPodTemplate,
-  effectiveSelector,
   imagesOf,
   parseBlueGreenDeployment,
   revisionOf,
@@ -17,6 +16,7 @@ import {
   ANNOTATION_SCALE_DOWN_AT,
   ANNOTATION_TEMPLATE,
   LABEL_COLOR,
+  LABEL_NAME,
   LABEL_REVISION,
 } from "../api/labels.ts";
 import type { BlueGreenDeployment } from "../api/schema.ts";
@@ -154,8 +154,9 @@ function serviceState(
   let selectorColor: ServiceState["selectorColor"];
   if (selector === undefined || Object.keys(selector).length === 0) selectorColor = undefined;
   else {
+    // Ours when it names this BGD and a color; any other difference is drift (upToDate: false).
     const c = selector[LABEL_COLOR];
-    selectorColor = isColor(c) && sameJson(selector, colorSelector(owner, desired, c)) ? c : "invalid";
+    selectorColor = isColor(c) && selector[LABEL_NAME] === owner.name ? c : "invalid";
   }
   const want = render(isColor(selectorColor) ? selectorColor : "blue") as {
     metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
@@ -171,6 +172,7 @@ function serviceState(
   }));
   const upToDate =
     isColor(selectorColor) &&
+    sameJson(selector, colorSelector(owner, desired, selectorColor)) &&
     svc.spec?.type === want.spec.type &&
     (svc.spec?.sessionAffinity ?? "None") === want.spec.sessionAffinity &&
     sameJson(livePorts, want.spec.ports) &&
@@ -211,7 +213,9 @@ export function observe(raw: unknown, caches: Caches): Observation {
     revision: revisionOf(template),
     canonical: canonicalJson(template),
     image: imagesOf(template),
-    selector: effectiveSelector(bgd),
+    // Only the explicit (immutable) selector: template labels may change between revisions, and
+    // the Deployments' selectors cannot, nor may the active Service's stop matching the live pods.
+    selector: { ...(spec.selector?.matchLabels ?? {}) },
   };
   const pods = [...caches.podsOf(owner.namespace, owner.name)].sort((a, b) =>
     (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""),

@@ -11,11 +11,14 @@ export interface BgdOptions {
   readonly strategy?: Record<string, unknown>;
   readonly preview?: Record<string, unknown>;
   readonly extraSpec?: Record<string, unknown>;
+  /** Extra pod labels; with `noSelector` the template labels alone identify the pods. */
+  readonly labels?: Record<string, string>;
+  readonly noSelector?: boolean;
 }
 
 /** A BGD with a full template whose pods kwok starts and readies in well under a second. */
 export function bgdManifest(name: string, o: BgdOptions): string {
-  const labels: Record<string, string> = { app: name };
+  const labels: Record<string, string> = { app: name, ...(o.labels ?? {}) };
   if (o.neverReady === true) labels["test.bluegreen.io/never-ready"] = "true";
   const doc = {
     apiVersion: "bluegreen.io/v1",
@@ -23,7 +26,7 @@ export function bgdManifest(name: string, o: BgdOptions): string {
     metadata: { name },
     spec: {
       replicas: o.replicas ?? 3,
-      selector: { matchLabels: { app: name } },
+      ...(o.noSelector === true ? {} : { selector: { matchLabels: { app: name } } }),
       template: {
         metadata: { labels, annotations: FAST_PODS },
         spec: {
@@ -151,4 +154,68 @@ export function describeRequests(events: readonly AuditEvent[]): string[] {
     (e) =>
       `${e.verb} ${e.objectRef?.resource ?? "?"}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ""} ${e.objectRef?.name ?? ""} → ${e.responseStatus?.code ?? "?"}`,
   );
+}
+
+export interface EndpointWatch {
+  /** Fewest ready endpoints seen in any state of the Service's EndpointSlices since the watch began. */
+  readonly minReady: () => number;
+  /** Every distinct set of ready pod names seen, in order. */
+  readonly states: () => readonly string[][];
+  stop(): Promise<void>;
+}
+
+/**
+ * Watches a Service's EndpointSlices with `kubectl get --watch` (every change, not samples) and
+ * tracks the ready endpoints across all its slices after each event.
+ */
+export async function watchEndpoints(ns: string, svc: string): Promise<EndpointWatch> {
+  const { spawn } = await import("node:child_process");
+  const { createInterface } = await import("node:readline");
+  const child = spawn("kubectl", [
+    "get",
+    "endpointslices",
+    "-n",
+    ns,
+    "-l",
+    `kubernetes.io/service-name=${svc}`,
+    "--watch",
+    "--output-watch-events",
+    "-o",
+    "json",
+  ]);
+  type Slice = {
+    metadata: { name: string };
+    endpoints?: { conditions?: { ready?: boolean }; targetRef?: { name?: string } }[];
+  };
+  const slices = new Map<string, Slice>();
+  let minReady = Number.POSITIVE_INFINITY;
+  const states: string[][] = [];
+  let first: () => void = () => {};
+  const started = new Promise<void>((r) => {
+    first = r;
+  });
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    // kubectl prints one compact JSON event per line with --output-watch-events.
+    if (line.trim() === "") return;
+    const ev = JSON.parse(line) as { type: string; object: Slice };
+    if (ev.type === "DELETED") slices.delete(ev.object.metadata.name);
+    else slices.set(ev.object.metadata.name, ev.object);
+    const ready = [...slices.values()]
+      .flatMap((s) => s.endpoints ?? [])
+      .filter((e) => e.conditions?.ready === true)
+      .map((e) => e.targetRef?.name ?? "")
+      .sort();
+    minReady = Math.min(minReady, new Set(ready).size);
+    if (JSON.stringify(states.at(-1)) !== JSON.stringify(ready)) states.push(ready);
+    first();
+  });
+  await started;
+  return {
+    minReady: () => minReady,
+    states: () => states,
+    async stop() {
+      child.kill();
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
 }

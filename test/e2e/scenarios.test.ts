@@ -19,6 +19,7 @@ import { deleteNamespace, kubectl, kubectlJson, newNamespace, waitUntil } from "
 import { type OperatorProcess, startOperator } from "./operator.ts";
 
 const NAMES = [
+  "labels",
   "revert",
   "supersede",
   "afterabort",
@@ -51,6 +52,30 @@ const blueImage = async (n: string) =>
   (await deployment(n, "app-blue"))?.spec.template.spec.containers[0]?.image;
 
 describe("scenarios", { concurrency: true }, () => {
+  it("changing the template labels of a BGD without a selector rolls out like any change", async () => {
+    const n = ns.labels;
+    await applyBgd(n, "app", { image: "app:v1", noSelector: true });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v1", noSelector: true, labels: { tier: "web" } });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    assert.equal(await color(n), "blue");
+    assert.equal(await blueImage(n), "app:v1");
+    const blue = await kubectlJson<{ spec: { template: { metadata: { labels: Record<string, string> } } } }>([
+      "get",
+      "deployment",
+      "app-blue",
+      "-n",
+      n,
+    ]);
+    assert.equal(blue.spec.template.metadata.labels.tier, undefined, "the live template was not touched");
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.deepEqual(await serviceSelector(n, "app"), {
+      "bluegreen.io/name": "app",
+      "bluegreen.io/color": "green",
+    });
+  });
+
   it("revert mid-rollout: re-applying v1 while v2 waits is Stable on v1 at once and cleans up the preview", async () => {
     const n = ns.revert;
     await applyBgd(n, "app", { image: "app:v1" });
