@@ -284,6 +284,36 @@ describe("steady: the live color runs the desired revision", () => {
       phase: "Verifying",
     },
     {
+      name: "with revisionHistoryLimit 1, still switches back to the color it switched from",
+      given: switched(
+        {
+          spec: { revisionHistoryLimit: 1 },
+          green: { image: V2, ready: 1 },
+          status: {
+            activeColor: "green",
+            history: history({ image: V2, at: T0 - DEADLINE - SECOND, from: "blue" }),
+          },
+        },
+        DEADLINE + SECOND,
+      ),
+      writes: ["ApplyService active blue", `MarkAborted ${R2}`],
+    },
+    {
+      name: "never switches back to a color that a later rollout rewrote (v3 pushed, then v2 re-applied)",
+      given: switched({ green: { image: V2, ready: 1 }, blue: { image: V3 } }, DEADLINE + SECOND),
+      writes: [],
+      phase: "Verifying",
+    },
+    {
+      name: "never switches back to a revision aborted on the other color after a revert",
+      given: live(V1, {
+        blue: { image: V1, ready: 2 },
+        green: { image: V2, scaleDownAt: T0 + 20 * SECOND },
+        annotations: { abort: R2 },
+      }),
+      writes: [],
+    },
+    {
       name: "after a revert mid-rollout, a live pod short never hands the traffic to the unapproved preview",
       given: live(V1, {
         blue: { image: V1, ready: 2 },
@@ -862,6 +892,24 @@ describe("scenarios", () => {
     t = untilQuiet(t);
     assert.equal(t.world.deployments.blue?.replicas, 0);
     assert.equal(t.world.status.phase, "Stable");
+  });
+
+  it("a crash right after the switch still switches back when the promoted color never becomes ready", () => {
+    let t = serving({ scaleDownDelaySeconds: 3600 });
+    t.world = editSpec(t.world, { image: V2 });
+    t = untilQuiet(t);
+    assert.equal(t.world.status.phase, "AwaitingPromotion");
+    // The reconcile that switches dies right after its first write, the active Service selector.
+    const r = reconcile(annotate(t.world, { promote: R2 }), { crashAfter: 1 });
+    assert.deepEqual(writes(r.plan).slice(0, 1), ["ApplyService active green"]);
+    const switchedAt = r.world.now;
+    t.world = podFails(podFails(r.world, "green"), "green");
+    for (let i = 0; i < 4; i++) {
+      t = untilQuiet(t, { settle: false });
+      t.world = { ...t.world, now: t.world.now + DEADLINE / 2 };
+    }
+    assert.ok(t.world.now > switchedAt + DEADLINE);
+    assert.equal(selects(t.world), "blue", `still on green: ${t.world.status.message}`);
   });
 
   it("re-applying the previous revision while the old color is warm switches back without approval", () => {
