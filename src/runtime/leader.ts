@@ -176,8 +176,8 @@ export class LeaderElector {
     const signal = this.#stop.signal;
     log.info({ lease: this.#leaseName, identity: this.identity }, "Attempting to acquire leader lease");
     while (!signal.aborted) {
-      const attempt = this.#timeAttempt(retryPeriodMs);
-      if (await attempt) break;
+      // A slow API server must not keep a standby from ever acquiring: allow as long as a renewal.
+      if (await this.#timeAttempt(this.#o.renewDeadlineMs)) break;
       if (!(await pause(this.#untilNextAttempt(), signal))) return;
     }
     if (signal.aborted) return;
