@@ -23,8 +23,9 @@ node_modules: package.json package-lock.json
 binaries: ## Build the local control plane from Go modules into the cache (about 7 min cold, instant warm).
 	bash hack/build-binaries.sh
 
-manifests: node_modules ## Generate the CRD YAML and deploy/ manifests from the schema in code.
+manifests: node_modules ## Generate the CRD YAML (deploy/crd and the Helm chart's crds/) from the schema in code.
 	$(NODE) hack/generate-manifests.ts
+	cp deploy/crd/bluegreen.io_bluegreendeployments.yaml charts/bluegreen-operator/crds/
 
 build: node_modules manifests ## Compile TypeScript to dist/ and put the kubectl plugin at bin/kubectl-bluegreen.
 	npx tsc -p tsconfig.build.json

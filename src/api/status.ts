@@ -15,6 +15,8 @@ export const PHASES = [
   "Degraded",
 ] as const;
 
+export const TRIGGERS = ["FirstDeployment", "Approval", "AutoPromotion", "Rollback", "Recorded"] as const;
+
 const Color = (description: string) => StringEnum(COLORS, { description });
 const DateTime = (description: string) => Type.String({ format: "date-time", description });
 const Count = (description: string) => Type.Integer({ format: "int32", minimum: 0, description });
@@ -91,6 +93,12 @@ export const BlueGreenDeploymentStatus = Type.Object(
           image: Type.Optional(Type.String()),
           promotedAt: Type.Optional(DateTime("When it became active.")),
           switchedFrom: Type.Optional(Color("The color active before it.")),
+          trigger: Type.Optional(
+            StringEnum(TRIGGERS, {
+              description:
+                "What made it active: FirstDeployment, Approval (bluegreen.io/promote), AutoPromotion, Rollback (a previously promoted revision re-applied), or Recorded (found active without a record, e.g. after a crash).",
+            }),
+          ),
         }),
         { maxItems: 50, description: "Promoted revisions, newest first, for rollback." },
       ),

@@ -5,6 +5,7 @@
  * can be killed between any two writes and finish correctly on restart.
  */
 import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
+import type { TRIGGERS } from "../api/status.ts";
 import { type ConditionInput, setConditions } from "./conditions.ts";
 import {
   type Action,
@@ -160,6 +161,16 @@ export function plan(o: Observed, now: number): Plan {
       throw new Error(`unhandled situation ${JSON.stringify(never)}`);
     }
   }
+  // An abort stops the rollout of one revision; once the spec has moved on, it is cleared so that
+  // applying that revision again later rolls it out instead of aborting it on sight.
+  const abort = o.annotations.abort;
+  if (
+    abort !== undefined &&
+    abort !== o.desired.revision &&
+    !step.actions.some((a) => a.type === "MarkAborted")
+  ) {
+    step.actions.push({ type: "ClearAborted", revision: abort });
+  }
   return finish(o, s, now, step);
 }
 
@@ -198,17 +209,27 @@ function planFirstDeploy(o: Observed, s: Settings, now: number, color: Color, st
     reason: "Switched",
     message: `Active Service now selects ${color} (revision ${o.desired.revision}, ${o.desired.image})`,
   });
-  recordSwitch(o, now, step, color, undefined);
+  recordSwitch(o, now, step, color, undefined, "FirstDeployment");
   step.phase = "Stable";
   step.message = `Serving revision ${o.desired.revision} from ${color}`;
 }
 
-function recordSwitch(o: Observed, now: number, step: Step, to: Color, from: Color | undefined): void {
+type Trigger = (typeof TRIGGERS)[number];
+
+function recordSwitch(
+  o: Observed,
+  now: number,
+  step: Step,
+  to: Color,
+  from: Color | undefined,
+  trigger: Trigger,
+): void {
   const entry = {
     revision: o.desired.revision,
     image: o.desired.image,
     promotedAt: iso(now),
     ...(from ? { switchedFrom: from } : {}),
+    trigger,
   };
   const limit = Math.max(1, o.spec.revisionHistoryLimit ?? 10);
   step.history = [entry, ...step.history.filter((h) => h.revision !== o.desired.revision)].slice(0, limit);
@@ -264,7 +285,7 @@ function planSteady(o: Observed, s: Settings, now: number, active: Color, step: 
   // A crash between the switch and the status write loses the history entry. Record it now, or the
   // verification deadline below would count from every reconcile anew and never switch back.
   if (!step.history.some((h) => h.revision === o.desired.revision))
-    recordSwitch(o, now, step, active, undefined);
+    recordSwitch(o, now, step, active, undefined, "Recorded");
   const allReady =
     live !== undefined && live.readyPods >= s.replicas && o.activeEndpoints[active] >= s.replicas;
   step.previewColor = undefined;
@@ -360,7 +381,7 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
   // Fast rollback: the revision was promoted before and still runs warm — switch back now, with
   // no pause and no re-run of anything (Argo Rollouts #780).
   if (inHistory && runsDesired(o, dep) && readyAt(dep, dep.replicas) && dep.replicas >= s.replicas) {
-    switchActive(o, s, now, active, idle, step, "rollback to a warm color");
+    switchActive(o, s, now, active, idle, step, "rollback to a warm color", "Rollback");
     return;
   }
 
@@ -443,7 +464,7 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
       step.requeueAt.push(since + s.promotionDelayMs);
       step.message = `Revision ${rev} ready on ${idle}; promoting automatically at ${iso(since + s.promotionDelayMs)}`;
     } else {
-      step.message = `Revision ${rev} ready on ${idle}; approve with: kubectl annotate bgd ${o.name} bluegreen.io/promote=${rev}`;
+      step.message = `Revision ${rev} ready on ${idle}; approve with: kubectl annotate bgd ${o.name} -n ${o.namespace} --overwrite bluegreen.io/promote=${rev}`;
     }
     const stale = o.annotations.promote;
     if (stale !== undefined && stale !== rev) {
@@ -463,7 +484,12 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
     active,
     idle,
     step,
-    approvedBy === "auto" ? "automatic promotion" : "promotion approved",
+    approvedBy === "auto"
+      ? "automatic promotion"
+      : approvedBy === "rollback"
+        ? "rollback"
+        : "promotion approved",
+    approvedBy === "auto" ? "AutoPromotion" : approvedBy === "rollback" ? "Rollback" : "Approval",
   );
 }
 
@@ -476,6 +502,7 @@ function switchActive(
   to: Color,
   step: Step,
   why: string,
+  trigger: Trigger,
 ): void {
   step.actions.push({ type: "ApplyService", role: "active", color: to, reason: why });
   // The retiring color's deadline is written right after the switch; if the operator dies in
@@ -487,7 +514,7 @@ function switchActive(
     reason: "Switched",
     message: `Active Service switched from ${from} to ${to} (revision ${o.desired.revision}, ${o.desired.image}): ${why}`,
   });
-  recordSwitch(o, now, step, to, from);
+  recordSwitch(o, now, step, to, from, trigger);
   step.previewColor = undefined;
   step.phase = "Verifying";
   step.message = `Switched to ${to}; verifying its endpoints, ${from} kept warm`;
@@ -518,7 +545,7 @@ function planAborted(o: Observed, s: Settings, now: number, active: Color, idle:
   pointPreviewAt(o, s, active, step, "rollout aborted");
   step.rollout = undefined;
   step.phase = "Aborted";
-  step.message = `Revision ${o.desired.revision} aborted; ${active} keeps serving revision ${o.colors[active]?.revision ?? "unknown"}. Retry with: kubectl annotate bgd ${o.name} bluegreen.io/abort-`;
+  step.message = `Revision ${o.desired.revision} aborted; ${active} keeps serving revision ${o.colors[active]?.revision ?? "unknown"}. Retry with: kubectl annotate bgd ${o.name} -n ${o.namespace} bluegreen.io/abort-`;
   step.conditions.push({ type: "Degraded", status: "True", reason: "Aborted", message: step.message });
   const dep = o.colors[idle];
   if (dep === undefined || dep.replicas === 0) return;

@@ -125,6 +125,8 @@ export type Action =
       readonly repair?: boolean;
     }
   | { readonly type: "MarkAborted"; readonly revision: string }
+  /** The abort annotation names a revision that is no longer wanted: the rollout it stopped is over. */
+  | { readonly type: "ClearAborted"; readonly revision: string }
   | {
       readonly type: "Event";
       readonly eventType: EventType;

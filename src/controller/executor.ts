@@ -129,6 +129,13 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
         "merge",
       );
       return;
+    case "ClearAborted":
+      await client.patch(
+        bgdPath(ns, owner.name),
+        { metadata: { annotations: { "bluegreen.io/abort": null } } },
+        "merge",
+      );
+      return;
     case "Event":
       await createEvent(client, owner, a.eventType, a.reason, a.message);
       return;
@@ -160,6 +167,8 @@ function describe(a: Action): string {
       return `pointing the ${a.role} Service at ${a.color}`;
     case "MarkAborted":
       return `marking revision ${a.revision} aborted`;
+    case "ClearAborted":
+      return `clearing the abort of revision ${a.revision}`;
     case "Event":
       return `recording event ${a.reason}`;
     case "UpdateStatus":
@@ -173,10 +182,7 @@ export async function execute(ctx: ExecuteContext, actions: readonly Action[]): 
     try {
       await executeOne(ctx, a);
       if (a.type !== "Event" && a.type !== "UpdateStatus") {
-        ctx.log?.(capitalize(describe(a)), {
-          bgd: `${owner.namespace}/${owner.name}`,
-          reason: "reason" in a ? a.reason : undefined,
-        });
+        ctx.log?.(capitalize(describe(a)), { reason: "reason" in a ? a.reason : undefined });
       }
     } catch (err) {
       const what = `while ${describe(a)} for ${owner.namespace}/${owner.name}`;

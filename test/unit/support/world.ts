@@ -259,6 +259,10 @@ export function applyAction(w: World, a: Action, o: Observed): World {
     }
     case "MarkAborted":
       return { ...w, annotations: { ...w.annotations, abort: a.revision } };
+    case "ClearAborted": {
+      const { abort: _cleared, ...rest } = w.annotations;
+      return { ...w, annotations: rest };
+    }
     case "UpdateStatus":
       return { ...w, status: structuredClone(a.status) };
     case "Event":
