@@ -4,8 +4,14 @@ SHELL := /bin/bash
 # Every target runs the project's pinned Node (the `node` devDependency), never the machine's.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE := node_modules/.bin/node
-KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
+# $KUBECONFIG when set; else the local control plane of `make cluster-up` when it is there; else
+# the usual loading (~/.kube/config, in-cluster).
+ifeq ($(origin KUBECONFIG),undefined)
+ifneq ($(wildcard $(CURDIR)/.cluster/kubeconfig),)
+KUBECONFIG := $(CURDIR)/.cluster/kubeconfig
 export KUBECONFIG
+endif
+endif
 KUBECTL_DIR := $(shell bash -c 'source hack/versions.sh && echo $$BGO_BIN')
 KUBECTL := $(KUBECTL_DIR)/kubectl
 
@@ -67,7 +73,7 @@ run: node_modules install ## Run the operator in the foreground against $KUBECON
 	$(NODE) src/runtime/main.ts
 
 deploy: manifests ## Apply the operator's manifests (RBAC, Deployment) to $KUBECONFIG's cluster.
-	$(KUBECTL) apply --server-side -f deploy/crd/ -f deploy/operator/
+	$(KUBECTL) apply --server-side --force-conflicts -f deploy/crd/ -f deploy/operator/namespace.yaml -f deploy/rbac/ -f deploy/operator/
 
 demo: node_modules binaries ## Bring up the local control plane, run the operator and do a real blue→green rollout.
 	$(NODE) hack/demo.ts

@@ -74,6 +74,8 @@ function startOperator(opKubeconfig: string, name: string) {
       NS,
       "--health-probe-bind-address",
       "",
+      "--metrics-bind-address",
+      "",
     ],
     {
       stdio: ["ignore", log, log],

@@ -17,8 +17,9 @@ build() { # build <module dir> <output name> <package> [ldflags]
   if [[ -x "$BGO_BIN/$name" ]]; then log "$name: cached"; return; fi
   log "$name: building $pkg"
   local start=$SECONDS
-  (cd "$HACK/gomod/$dir" && go build -trimpath -ldflags "$ldflags" -o "$BGO_BIN/$name.tmp" "$pkg")
-  mv "$BGO_BIN/$name.tmp" "$BGO_BIN/$name"
+  # A per-process temp name: two builds at once (two clones, CI and a person) must not collide.
+  (cd "$HACK/gomod/$dir" && go build -trimpath -ldflags "$ldflags" -o "$BGO_BIN/$name.tmp.$$" "$pkg")
+  mv "$BGO_BIN/$name.tmp.$$" "$BGO_BIN/$name"
   log "$name: built in $((SECONDS - start)) s"
 }
 
@@ -32,7 +33,9 @@ done
 
 # helm renders charts/bluegreen-operator for the manifest dry-run test; the version is the one pinned in its go.mod.
 HELM_VERSION="$(cd "$HACK/gomod/helm" && go list -m -f '{{.Version}}' helm.sh/helm/v4)"
-build helm helm helm.sh/helm/v4/cmd/helm "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}"
+# Its version is in the file name (the cache key does not cover it), so a bump in go.mod rebuilds it.
+build helm "helm-${HELM_VERSION}" helm.sh/helm/v4/cmd/helm "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}"
+ln -sfn "helm-${HELM_VERSION}" "$BGO_BIN/helm"
 
 # kwok applies no stages by default: copy the ones its module ships, plus ours.
 KWOK_DIR="$(cd "$HACK/gomod/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"

@@ -117,7 +117,15 @@ async function main(): Promise<void> {
   const logFile = join(dir, "logs", "operator.log");
   const operator = spawn(
     process.execPath,
-    [join(repo, "src/runtime/main.ts"), "--kubeconfig", paths.kubeconfig, "--health-probe-bind-address", ""],
+    [
+      join(repo, "src/runtime/main.ts"),
+      "--kubeconfig",
+      paths.kubeconfig,
+      "--health-probe-bind-address",
+      "",
+      "--metrics-bind-address",
+      "",
+    ],
     {
       stdio: ["ignore", openSync(logFile, "a"), openSync(logFile, "a")],
     },
