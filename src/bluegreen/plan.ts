@@ -299,12 +299,11 @@ function planSteady(o: Observed, s: Settings, now: number, active: Color, step: 
       // Only back to what served before: after a revert mid-rollout the other color holds a preview
       // nobody approved, and a flaky live pod must not hand it the traffic. A short
       // revisionHistoryLimit may have dropped the previous revision; the color we switched from
-      // still carries that switch's scale-down deadline unless a later rollout rewrote it.
+      // then still carries the very deadline that switch wrote, unless a later rollout (or an
+      // abort of it) rewrote it.
       const servedBefore =
         step.history.some((h) => h.revision === old.revision) ||
-        (entry?.switchedFrom === idle &&
-          typeof old.scaleDownAt === "number" &&
-          o.annotations.abort !== old.revision);
+        (entry?.switchedFrom === idle && old.scaleDownAt === switchedAt + s.scaleDownDelayMs);
       if (
         servedBefore &&
         now >= switchedAt + s.progressDeadlineMs &&

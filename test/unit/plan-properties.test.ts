@@ -283,6 +283,14 @@ function reconcileRun(run: Run, crashAfter: number | undefined): void {
     const live = sel !== undefined ? run.world.deployments[sel] : undefined;
     if (live !== undefined && st.activeRevision !== live.revision)
       fail(run, `status.activeRevision ${st.activeRevision} but ${sel} runs ${live.revision}`);
+    // The history names the revision that serves: rollback and the switch back after a failed
+    // verification rely on it, even when a crash lost the status write of the switch.
+    if (
+      live !== undefined &&
+      live.canonical === r.observed.desired.canonical &&
+      !st.history?.some((h) => h.revision === live.revision)
+    )
+      fail(run, `status.history lacks the serving revision ${live.revision}`);
     // Stable means: traffic is on the desired revision.
     if (st.phase === "Stable" && live?.canonical !== r.observed.desired.canonical)
       fail(run, `reported Stable while ${sel} runs ${live?.image}, not ${before.spec.image}`);

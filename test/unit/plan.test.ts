@@ -288,6 +288,8 @@ describe("steady: the live color runs the desired revision", () => {
       given: switched(
         {
           spec: { revisionHistoryLimit: 1 },
+          // The deadline the switch wrote: promotedAt + scaleDownDelaySeconds (30).
+          blue: { image: V1, scaleDownAt: T0 - DEADLINE - SECOND + 30 * SECOND },
           green: { image: V2, ready: 1 },
           status: {
             activeColor: "green",
@@ -310,6 +312,18 @@ describe("steady: the live color runs the desired revision", () => {
         blue: { image: V1, ready: 2 },
         green: { image: V2, scaleDownAt: T0 + 20 * SECOND },
         annotations: { abort: R2 },
+      }),
+      writes: [],
+    },
+    {
+      name: "never switches back to a revision aborted on the other color after a revert, once the abort is cleared",
+      given: live(V1, {
+        blue: { image: V1, ready: 2 },
+        green: { image: V2, scaleDownAt: T0 + 20 * SECOND },
+        status: {
+          activeColor: "blue",
+          history: history({ image: V1, at: LONG_AGO, from: "green" }, { image: V0, at: LONG_AGO - SECOND }),
+        },
       }),
       writes: [],
     },
