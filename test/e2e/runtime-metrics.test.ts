@@ -110,7 +110,12 @@ describe("metrics", () => {
     moved("rest_client_requests_total", { code: "200", method: "PATCH" }); // server-side apply
     moved("rest_client_requests_total", { code: "200", method: "PUT" }); // status
     moved("rest_client_requests_total", { code: "201", method: "POST" }); // events, the Lease
-    assert.equal(sample(rolled, "controller_runtime_active_workers", c), 0);
+    // A reconcile may still be in flight at the scrape above (an Event, a status write); once the
+    // rollout is over the gauge must come back to 0.
+    await waitUntil("no active workers", 10_000, async () => {
+      const t = await scrape();
+      return sample(t, "controller_runtime_active_workers", c) === 0 ? t : undefined;
+    });
     assert.equal(sample(rolled, "bluegreen_rollout_phase", { ...bgd, phase: "Stable" }), 1);
     assert.equal(sample(rolled, "bluegreen_active_color", { ...bgd, color: "green" }), 1);
     assert.equal(sample(rolled, "bluegreen_rollout_duration_seconds_count", bgd), 1);
