@@ -81,6 +81,11 @@ export const BlueGreenDeploymentStatus = Type.Object(
           revision: Type.Optional(Type.String()),
           startedAt: Type.Optional(DateTime("When the rollout of this revision started.")),
           previewReadySince: Type.Optional(DateTime("When the preview became fully ready.")),
+          progressedAt: Type.Optional(
+            DateTime(
+              "When the new color's ready or desired pod count last changed: the progress deadline counts from here.",
+            ),
+          ),
           promotedAt: Type.Optional(DateTime("When traffic switched to it.")),
         },
         { description: "The rollout in progress or last finished." },

@@ -409,6 +409,17 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
   step.rollout = rollout;
   step.previewColor = idle;
 
+  // Progress is any change of the new color's ready or desired pod count since our last status:
+  // the deadline counts from there, so a preview that was ready and is resized (HPA) or loses a
+  // pod (a node drain) after a long wait for approval gets a full deadline again (Argo #1268, #2931).
+  // Without a previous count to compare with, the rollout's start (or approval) is the reference.
+  const seen = o.status.colors?.[idle];
+  if (
+    seen !== undefined &&
+    (seen.readyReplicas !== dep.readyPods || seen.replicas !== dep.replicas || seen.revision !== dep.revision)
+  ) {
+    rollout.progressedAt = iso(now);
+  }
   const readySince = parseTime(rollout.previewReadySince);
   const approvedBy =
     o.annotations.promote === rev
@@ -417,13 +428,15 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
         ? "approval"
         : inHistory
           ? "rollback"
-          : s.autoPromote && readySince !== undefined && now >= readySince + s.promotionDelayMs
+          : s.autoPromote && now >= (readySince ?? now) + s.promotionDelayMs && previewReady(o, s, idle, dep)
             ? "auto"
             : undefined;
   const approved = approvedBy !== undefined;
   if (approved && rollout.promotedAt === undefined) rollout.promotedAt = iso(now);
   const want = approved ? s.replicas : s.previewReplicas;
   if (dep.replicas !== want) {
+    // A new target size is a new start for the deadline.
+    rollout.progressedAt = iso(now);
     step.actions.push({
       type: "ScaleDeployment",
       color: idle,
@@ -432,7 +445,10 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
     });
   }
   if (!readyAt(dep, want)) {
-    const since = parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now;
+    const since = Math.max(
+      parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now,
+      parseTime(rollout.progressedAt) ?? Number.NEGATIVE_INFINITY,
+    );
     step.phase = approved ? "Promoting" : "Progressing";
     step.message = `Waiting for ${idle} (revision ${rev}) to be ready (${dep.readyPods}/${want})`;
     deadline(o, s, now, step, since, s.abortOnDeadline);
@@ -489,6 +505,17 @@ function planRollout(o: Observed, s: Settings, now: number, active: Color, idle:
         ? "rollback"
         : "promotion approved",
     approvedBy === "auto" ? "AutoPromotion" : approvedBy === "rollback" ? "Rollback" : "Approval",
+  );
+}
+
+/** The preview is ready to look at: every pod ready at the preview size, and its endpoints too. */
+function previewReady(o: Observed, s: Settings, idle: Color, dep: ColorState): boolean {
+  if (!readyAt(dep, s.previewReplicas) && !readyAt(dep, s.replicas)) return false;
+  if (!s.previewEnabled || o.previewService === undefined) return true;
+  return (
+    o.previewService.selectorColor === idle &&
+    o.previewService.upToDate &&
+    o.previewEndpoints[idle] >= dep.replicas
   );
 }
 
@@ -674,7 +701,7 @@ function finish(o: Observed, s: Settings, now: number, step: Step): Plan {
       message: step.message,
     });
   }
-  const next = step.requeueAt.filter((t) => t > now);
+  const next = step.requeueAt.filter((t) => t >= now);
   const requeueAfterMs = next.length > 0 ? Math.max(10, Math.min(...next) - now) : undefined;
   return { actions, requeueAfterMs };
 }

@@ -13,8 +13,8 @@ import {
   renderDeployment,
   renderService,
 } from "../bluegreen/render.ts";
-import type { Action, Observed } from "../bluegreen/types.ts";
-import { ApiError, type KubeClient } from "./kube.ts";
+import type { Action, Color, Observed } from "../bluegreen/types.ts";
+import { ApiError, type KubeClient, type PatchType } from "./kube.ts";
 
 export const bgdPath = (ns: string, name?: string): string =>
   `/apis/bluegreen.io/v1/namespaces/${ns}/${PLURAL}${name === undefined ? "" : `/${name}`}`;
@@ -46,6 +46,22 @@ export interface ExecuteContext {
   /** resourceVersion of the BGD the plan was made from (status writes are conditional on it). */
   readonly resourceVersion: string;
   readonly log?: (msg: string, fields: Record<string, unknown>) => void;
+  /**
+   * Told the resourceVersion of every Deployment and Service we wrote, so the next reconcile can
+   * wait until the caches have caught up with our own writes (see reconciler.ts).
+   */
+  readonly onWritten?: (w: Written) => void;
+}
+
+export interface Written {
+  readonly kind: "deployment" | "service";
+  readonly name: string;
+  readonly resourceVersion: string;
+}
+
+function rvOf(obj: unknown): string {
+  const rv = (obj as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
+  return typeof rv === "string" ? rv : "";
 }
 
 const reporter = `${hostname()}`;
@@ -82,26 +98,44 @@ export async function createEvent(
 }
 
 async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
-  const { client, observed: o, owner } = ctx;
+  const { observed: o, owner } = ctx;
   const ns = owner.namespace;
+  // Every Deployment/Service write reports what it produced (see ExecuteContext.onWritten).
+  const wrote = (kind: Written["kind"], name: string) => (obj: unknown) => {
+    ctx.onWritten?.({ kind, name, resourceVersion: rvOf(obj) });
+  };
+  const client = {
+    apply: async (path: string, body: unknown, done?: (obj: unknown) => void) => {
+      const r = await ctx.client.apply(path, body);
+      done?.(r);
+    },
+    patch: async (path: string, body: unknown, type: PatchType, done?: (obj: unknown) => void) => {
+      const r = await ctx.client.patch(path, body, type);
+      done?.(r);
+    },
+    replace: (path: string, body: unknown) => ctx.client.replace(path, body),
+  };
+  const dep = (c: Color) => deploymentName(owner.name, c);
   switch (a.type) {
     case "ApplyDeployment": {
       const body = renderDeployment(o.spec, owner, o.desired, a.color, a.replicas);
-      await client.apply(deploymentPath(ns, deploymentName(owner.name, a.color)), body);
+      await client.apply(deploymentPath(ns, dep(a.color)), body, wrote("deployment", dep(a.color)));
       return;
     }
     case "ScaleDeployment":
       await client.patch(
-        deploymentPath(ns, deploymentName(owner.name, a.color)),
+        deploymentPath(ns, dep(a.color)),
         { spec: { replicas: a.replicas } },
         "merge",
+        wrote("deployment", dep(a.color)),
       );
       return;
     case "SetScaleDownDeadline":
       await client.patch(
-        deploymentPath(ns, deploymentName(owner.name, a.color)),
+        deploymentPath(ns, dep(a.color)),
         { metadata: { annotations: { "bluegreen.io/scale-down-at": a.at } } },
         "merge",
+        wrote("deployment", dep(a.color)),
       );
       return;
     case "ApplyService": {
@@ -119,7 +153,7 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
         }));
         await client.patch(servicePath(ns, name), ops, "json");
       }
-      await client.apply(servicePath(ns, name), body);
+      await client.apply(servicePath(ns, name), body, wrote("service", name));
       return;
     }
     case "MarkAborted":
@@ -137,7 +171,7 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
       );
       return;
     case "Event":
-      await createEvent(client, owner, a.eventType, a.reason, a.message);
+      await createEvent(ctx.client, owner, a.eventType, a.reason, a.message);
       return;
     case "UpdateStatus":
       // Conditional on the resourceVersion we planned from: a stale cache gets a 409, not a lost update.

@@ -50,6 +50,7 @@ export interface KObject {
     readonly labels?: Readonly<Record<string, string>>;
     readonly annotations?: Readonly<Record<string, string>>;
     readonly deletionTimestamp?: string;
+    readonly resourceVersion?: string;
   };
 }
 export interface DeploymentObj extends KObject {

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
 import { setConditions } from "../bluegreen/conditions.ts";
 import { plan, sameJson } from "../bluegreen/plan.ts";
-import { bgdPath, ConflictError, createEvent, execute, PermanentError } from "./executor.ts";
+import { bgdPath, ConflictError, createEvent, execute, PermanentError, type Written } from "./executor.ts";
 import type { KubeClient } from "./kube.ts";
 import { type Caches, type KObject, observe } from "./observe.ts";
 
@@ -35,12 +35,59 @@ export function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
+/**
+ * Is the cached copy at least as new as the one our write produced? resourceVersions are opaque
+ * by contract; etcd's are increasing integers, and anything else is compared for equality.
+ */
+export function cacheCaughtUp(cached: string | undefined, written: string): boolean {
+  if (cached === undefined) return false;
+  if (cached === written || written === "") return true;
+  try {
+    return BigInt(cached) >= BigInt(written);
+  } catch {
+    return false;
+  }
+}
+
+/** How long to wait for the caches to show our own writes before planning anyway. */
+const EXPECTATION_TIMEOUT_MS = 5000;
+
+interface Expectation extends Written {
+  readonly at: number;
+}
+
 export function makeReconciler(deps: ReconcilerDeps) {
+  // Our last writes per key. Planning on a cache that has not seen them could, right after a
+  // switch, take the new live color for the idle one and write a template to it; so a reconcile
+  // first waits (briefly, as a requeue) for the caches to show what we wrote (client-go's
+  // "expectations", by resourceVersion).
+  const expectations = new Map<string, Expectation[]>();
+  const pending = (namespace: string, key: string, now: number): boolean => {
+    const list = expectations.get(key);
+    if (list === undefined) return false;
+    const left = list.filter((e) => {
+      if (now - e.at > EXPECTATION_TIMEOUT_MS) return false;
+      const cached =
+        e.kind === "deployment"
+          ? deps.caches.deployment(namespace, e.name)
+          : deps.caches.service(namespace, e.name);
+      return !cacheCaughtUp(cached?.metadata?.resourceVersion, e.resourceVersion);
+    });
+    if (left.length === 0) expectations.delete(key);
+    else expectations.set(key, left);
+    return left.length > 0;
+  };
+
   return async function reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
     const [namespace, name] = splitKey(key);
     const raw = deps.getBgd(namespace, name);
     // Deleted: owner references let the garbage collector remove what we created.
-    if (raw === undefined) return {};
+    if (raw === undefined) {
+      expectations.delete(key);
+      return {};
+    }
+    // The watch event of our own write is on its way and will enqueue this key again.
+    if (pending(namespace, key, performance.now())) return { requeueAfterMs: 100 };
     const meta = (raw as KObject & { metadata?: { resourceVersion?: string } }).metadata ?? {};
     if (meta.deletionTimestamp !== undefined) return {};
     const resourceVersion = meta.resourceVersion ?? "";
@@ -92,6 +139,12 @@ export function makeReconciler(deps: ReconcilerDeps) {
           owner: observation.owner,
           resourceVersion,
           log: (msg, fields) => log.info(fields, msg),
+          onWritten: (w) => {
+            const list = (expectations.get(key) ?? []).filter(
+              (e) => !(e.kind === w.kind && e.name === w.name),
+            );
+            expectations.set(key, [...list, { ...w, at: performance.now() }]);
+          },
         },
         p.actions,
       );

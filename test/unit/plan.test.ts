@@ -101,6 +101,8 @@ const awaiting = (extra: Partial<Sketch> = {}, readyAgo = 5 * SECOND, startedAgo
       ...base.status,
       phase: "AwaitingPromotion",
       rollout: { revision: R2, startedAt: iso(T0 - startedAgo), previewReadySince: iso(T0 - readyAgo) },
+      // What the last status recorded while the preview was fully ready.
+      colors: { green: { revision: R2, image: V2, replicas: 3, readyReplicas: 3, role: "preview" } },
       ...extra.status,
     },
   };
@@ -482,7 +484,6 @@ describe("rollout: a new revision goes to the idle color", () => {
     },
     {
       name: "automatic promotion without delay switches in the reconcile that finds the preview ready",
-      todo: "the planner records previewReadySince first and switches one reconcile later, with no requeue of its own",
       given: rollingOut(
         { image: V2 },
         { preview: "green", spec: { strategy: { promotion: { mode: "Auto" } } } },
@@ -568,6 +569,8 @@ describe("rollout: the progress deadline", () => {
           green: { image: V2, ready: 1 },
           status: {
             rollout: { revision: R2, startedAt: iso(LONG_AGO), promotedAt: iso(T0 - DEADLINE - SECOND) },
+            // Stuck at 1 of 3 ready since the approval.
+            colors: { green: { revision: R2, image: V2, replicas: 3, readyReplicas: 1, role: "preview" } },
           },
         },
         0,
@@ -596,7 +599,6 @@ describe("rollout: the progress deadline", () => {
     },
     {
       name: "a replica change while waiting for promotion past the deadline does not abort the rollout",
-      todo: "the deadline counts from status.rollout.startedAt, so resizing a preview that was ready long ago aborts it at once (HPA, Argo Rollouts #2931)",
       given: awaiting(
         { spec: { replicas: 4 }, blue: { image: V1, replicas: 3 }, green: { image: V2, replicas: 3 } },
         2 * DEADLINE,
@@ -607,7 +609,6 @@ describe("rollout: the progress deadline", () => {
     },
     {
       name: "a preview pod restarting while waiting for promotion past the deadline does not abort the rollout",
-      todo: "the deadline counts from status.rollout.startedAt, so one preview pod rescheduled by a node drain after a long wait aborts the release at once (Argo Rollouts #1268)",
       given: awaiting({ green: { image: V2, ready: 2 } }, 2 * DEADLINE, 3 * DEADLINE),
       writes: [],
       expect: (p) => noAbort(p),
