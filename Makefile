@@ -44,7 +44,10 @@ lint: node_modules ## Format check, lint (biome) and type-check (tsc).
 	npx tsc -p tsconfig.json --noEmit
 	$(NODE) hack/generate-manifests.ts --check
 
-test: node_modules binaries lint ## Lint, unit tests, then e2e tests on one local control plane.
+debian-packages: ## Install the Debian packages the tests use (openssl, tmux, prometheus) when missing.
+	bash hack/debian-packages.sh
+
+test: node_modules binaries debian-packages lint ## Lint, unit tests, then e2e tests on one local control plane.
 	$(NODE) --test --test-reporter=spec 'test/unit/**/*.test.ts'
 	$(NODE) test/run-e2e.ts
 
@@ -81,4 +84,4 @@ demo: node_modules binaries ## Bring up the local control plane, run the operato
 bench: node_modules binaries ## Benchmarks: promote→switch latency, writes per no-op reconcile; prints a table, writes JSON.
 	$(NODE) bench/run.ts
 
-.PHONY: help binaries manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench
+.PHONY: help debian-packages binaries manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench

@@ -25,8 +25,6 @@ const rulesOf = (p: string, kind: string) =>
     .filter((d) => d.kind === kind)
     .map((d) => d.rules);
 
-const hasPromtool = spawnSync("promtool", ["--version"]).status === 0;
-
 describe("packaging", () => {
   it("deploy/rbac grants exactly src/runtime/rbac.ts's rules", () => {
     const plain = JSON.parse(JSON.stringify(OPERATOR_RULES));
@@ -89,9 +87,7 @@ describe("packaging", () => {
     assert.ok(used.size >= 10, `${used.size} metrics used`);
   });
 
-  it("the alert rules pass promtool check rules and fire only when they should", {
-    skip: !hasPromtool && "promtool is not installed (apt-get install prometheus)",
-  }, () => {
+  it("the alert rules pass promtool check rules and fire only when they should", {}, () => {
     const rules = join(CHART, "files/prometheus-rules.yaml");
     execFileSync("promtool", ["check", "rules", rules], { stdio: "pipe" });
     const dir = mkdtempSync(join(tmpdir(), "bgo-alerts-"));
