@@ -1,0 +1,196 @@
+/** Plans while a new revision is on its way: rolling out, aborted, or paused. */
+
+import { iso, parseTime, readyAt, runsDesired, type Settings } from "./situation.ts";
+import {
+  deadline,
+  pointPreviewAt,
+  previewReady,
+  type Rollout,
+  type Step,
+  scaleLive,
+  switchActive,
+} from "./step.ts";
+import type { Color, Observed } from "./types.ts";
+
+export function planRollout(
+  o: Observed,
+  s: Settings,
+  now: number,
+  active: Color,
+  idle: Color,
+  step: Step,
+): void {
+  scaleLive(o, s, active, step);
+  const dep = o.colors[idle];
+  const rev = o.desired.revision;
+  const inHistory = step.history.some((h) => h.revision === rev);
+
+  // Fast rollback: the revision was promoted before and still runs warm — switch back now, with
+  // no pause and no re-run of anything (Argo Rollouts #780).
+  if (inHistory && runsDesired(o, dep) && readyAt(dep, dep.replicas) && dep.replicas >= s.replicas) {
+    switchActive(o, s, now, active, idle, step, "rollback to a warm color", "Rollback");
+    return;
+  }
+
+  if (!runsDesired(o, dep)) {
+    step.actions.push({
+      type: "ApplyDeployment",
+      color: idle,
+      replicas: s.previewReplicas,
+      revision: rev,
+      reason: "new revision",
+    });
+    step.actions.push({
+      type: "Event",
+      eventType: "Normal",
+      reason: "Deploying",
+      message: `Deploying revision ${rev} (${o.desired.image}) to ${idle} at ${s.previewReplicas} replicas; ${active} keeps serving`,
+    });
+    step.rollout = { revision: rev, startedAt: iso(now) };
+    step.phase = "Progressing";
+    step.message = `Deploying revision ${rev} to ${idle}`;
+    step.previewColor = idle;
+    return;
+  }
+  const rollout: Rollout =
+    step.rollout?.revision === rev ? { ...step.rollout } : { revision: rev, startedAt: iso(now) };
+  step.rollout = rollout;
+  step.previewColor = idle;
+
+  // Progress is any change of the new color's ready or desired pod count since our last status:
+  // the deadline counts from there, so a preview that was ready and is resized (HPA) or loses a
+  // pod (a node drain) after a long wait for approval gets a full deadline again (Argo #1268, #2931).
+  // Without a previous count to compare with, the rollout's start (or approval) is the reference.
+  const seen = o.status.colors?.[idle];
+  if (
+    seen !== undefined &&
+    (seen.readyReplicas !== dep.readyPods || seen.replicas !== dep.replicas || seen.revision !== dep.revision)
+  ) {
+    rollout.progressedAt = iso(now);
+  }
+  const readySince = parseTime(rollout.previewReadySince);
+  const approvedBy =
+    o.annotations.promote === rev
+      ? "approval"
+      : rollout.promotedAt !== undefined
+        ? "approval"
+        : inHistory
+          ? "rollback"
+          : s.autoPromote && now >= (readySince ?? now) + s.promotionDelayMs && previewReady(o, s, idle, dep)
+            ? "auto"
+            : undefined;
+  const approved = approvedBy !== undefined;
+  if (approved && rollout.promotedAt === undefined) rollout.promotedAt = iso(now);
+  const want = approved ? s.replicas : s.previewReplicas;
+  if (dep.replicas !== want) {
+    // A new target size is a new start for the deadline.
+    rollout.progressedAt = iso(now);
+    step.actions.push({
+      type: "ScaleDeployment",
+      color: idle,
+      replicas: want,
+      reason: approved ? "promotion: full size before the switch" : "preview size",
+    });
+  }
+  if (!readyAt(dep, want)) {
+    const since = Math.max(
+      parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now,
+      parseTime(rollout.progressedAt) ?? Number.NEGATIVE_INFINITY,
+    );
+    step.phase = approved ? "Promoting" : "Progressing";
+    step.message = `Waiting for ${idle} (revision ${rev}) to be ready (${dep.readyPods}/${want})`;
+    deadline(o, s, now, step, since, s.abortOnDeadline);
+    return;
+  }
+  // Only now, with every pod ready, does the preview Service point at the new color (Argo #2641).
+  if (s.previewEnabled && o.previewService !== undefined) {
+    if (o.previewService.selectorColor !== idle || !o.previewService.upToDate) {
+      pointPreviewAt(o, s, idle, step, "new color ready");
+      step.phase = approved ? "Promoting" : "Progressing";
+      step.message = `Pointing the preview Service at ${idle} (revision ${rev})`;
+      return;
+    }
+    if (o.previewEndpoints[idle] < want) {
+      step.phase = approved ? "Promoting" : "Progressing";
+      step.message = `Waiting for ${idle} endpoints behind the preview Service (${o.previewEndpoints[idle]}/${want})`;
+      // Every pod is ready: only the EndpointSlices lag. Past the deadline that is worth a Degraded
+      // condition, but not an abort of a revision that did become ready in time.
+      deadline(o, s, now, step, parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now, false);
+      return;
+    }
+  }
+  if (!approved) {
+    if (readySince === undefined) rollout.previewReadySince = iso(now);
+    const since = readySince ?? now;
+    step.phase = "AwaitingPromotion";
+    if (s.autoPromote) {
+      step.requeueAt.push(since + s.promotionDelayMs);
+      step.message = `Revision ${rev} ready on ${idle}; promoting automatically at ${iso(since + s.promotionDelayMs)}`;
+    } else {
+      step.message = `Revision ${rev} ready on ${idle}; approve with: kubectl annotate bgd ${o.name} -n ${o.namespace} --overwrite bluegreen.io/promote=${rev}`;
+    }
+    const stale = o.annotations.promote;
+    if (stale !== undefined && stale !== rev) {
+      step.conditions.push({
+        type: "Promoted",
+        status: "False",
+        reason: "StaleApproval",
+        message: `Approval for revision ${stale} ignored: the revision awaiting promotion is ${rev}`,
+      });
+    }
+    return;
+  }
+  switchActive(
+    o,
+    s,
+    now,
+    active,
+    idle,
+    step,
+    approvedBy === "auto"
+      ? "automatic promotion"
+      : approvedBy === "rollback"
+        ? "rollback"
+        : "promotion approved",
+    approvedBy === "auto" ? "AutoPromotion" : approvedBy === "rollback" ? "Rollback" : "Approval",
+  );
+}
+
+export function planAborted(
+  o: Observed,
+  s: Settings,
+  now: number,
+  active: Color,
+  idle: Color,
+  step: Step,
+): void {
+  scaleLive(o, s, active, step);
+  pointPreviewAt(o, s, active, step, "rollout aborted");
+  step.rollout = undefined;
+  step.phase = "Aborted";
+  step.message = `Revision ${o.desired.revision} aborted; ${active} keeps serving revision ${o.colors[active]?.revision ?? "unknown"}. Retry with: kubectl annotate bgd ${o.name} -n ${o.namespace} bluegreen.io/abort-`;
+  step.conditions.push({ type: "Degraded", status: "True", reason: "Aborted", message: step.message });
+  const dep = o.colors[idle];
+  if (dep === undefined || dep.replicas === 0) return;
+  const at = dep.scaleDownAt;
+  if (at === undefined && s.abortScaleDownDelayMs > 0) {
+    step.actions.push({ type: "SetScaleDownDeadline", color: idle, at: iso(now + s.abortScaleDownDelayMs) });
+    step.requeueAt.push(now + s.abortScaleDownDelayMs);
+  } else if (typeof at === "number" && at > now) {
+    step.requeueAt.push(at);
+  } else {
+    step.actions.push({ type: "ScaleDeployment", color: idle, replicas: 0, reason: "rollout aborted" });
+  }
+}
+
+export function planPaused(o: Observed, s: Settings, active: Color, idle: Color, step: Step): void {
+  scaleLive(o, s, active, step);
+  // A pause stops the auto-promotion timer: it starts again from the resume.
+  if (step.rollout !== undefined) {
+    const { previewReadySince: _stopped, ...rest } = step.rollout;
+    step.rollout = rest;
+  }
+  step.previewColor = o.colors[idle] !== undefined && runsDesired(o, o.colors[idle]) ? idle : undefined;
+  step.phase = "Paused";
+  step.message = `Rollout of revision ${o.desired.revision} paused; ${active} keeps serving`;
+}

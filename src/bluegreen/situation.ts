@@ -1,0 +1,97 @@
+/**
+ * Where a BlueGreenDeployment stands, classified from the cluster alone, and the settings the
+ * planner reads from its spec (defaults applied). Pure.
+ */
+import { COLORS, type Color, type ColorState, type Observed, otherColor } from "./types.ts";
+
+/** Where a BlueGreenDeployment stands, derived from the cluster alone. One variant per situation. */
+export type Situation =
+  /** No color is live yet (first deployment, or the active Service lost its selector). */
+  | { readonly kind: "FirstDeploy"; readonly color: Color }
+  /** The live color runs the desired revision; the other color is idle or retiring. */
+  | { readonly kind: "Steady"; readonly active: Color }
+  /** A new revision is going to the idle color while the live color keeps serving. */
+  | { readonly kind: "Rollout"; readonly active: Color; readonly idle: Color }
+  /** The desired revision was aborted (by a person or the deadline): traffic stays, the idle color retires. */
+  | { readonly kind: "Aborted"; readonly active: Color; readonly idle: Color }
+  /** A rollout is frozen by spec.paused or the bluegreen.io/paused annotation. */
+  | { readonly kind: "Paused"; readonly active: Color; readonly idle: Color };
+
+export interface Settings {
+  readonly replicas: number;
+  readonly previewEnabled: boolean;
+  readonly previewReplicas: number;
+  readonly autoPromote: boolean;
+  readonly promotionDelayMs: number;
+  readonly scaleDownDelayMs: number;
+  readonly abortScaleDownDelayMs: number;
+  readonly progressDeadlineMs: number;
+  readonly abortOnDeadline: boolean;
+  readonly paused: boolean;
+}
+
+export function settingsOf(o: Observed): Settings {
+  const s = o.spec;
+  const replicas = s.replicas ?? 1;
+  // A preview never runs more pods than the full size (and at least one, so there is something to look at).
+  const previewReplicas = Math.min(replicas, s.preview?.replicas ?? replicas);
+  return {
+    replicas,
+    previewEnabled: s.preview?.enabled ?? true,
+    previewReplicas: replicas === 0 ? 0 : Math.max(1, previewReplicas),
+    autoPromote: s.strategy?.promotion?.mode === "Auto",
+    promotionDelayMs: (s.strategy?.promotion?.delaySeconds ?? 0) * 1000,
+    scaleDownDelayMs: (s.strategy?.scaleDownDelaySeconds ?? 30) * 1000,
+    abortScaleDownDelayMs: (s.strategy?.abortScaleDownDelaySeconds ?? 30) * 1000,
+    progressDeadlineMs: (s.strategy?.progressDeadlineSeconds ?? 600) * 1000,
+    abortOnDeadline: s.strategy?.abortOnProgressDeadline ?? true,
+    paused: (s.paused ?? false) || o.annotations.paused,
+  };
+}
+
+export function runsDesired(o: Observed, c: ColorState | undefined): c is ColorState {
+  if (c === undefined) return false;
+  // The user's template, not a hash, is the identity: a new way of hashing never redeploys.
+  if (c.userTemplate !== undefined) return c.userTemplate === o.desired.canonical;
+  return c.revision === o.desired.revision;
+}
+
+/** Ready at `replicas`: the Deployment settled on our last write and that many pods are Ready. */
+export function readyAt(c: ColorState | undefined, replicas: number): boolean {
+  return c !== undefined && c.replicas === replicas && c.rolledOut && c.readyPods >= replicas;
+}
+
+/** The live color is what the active Service selects — the cluster, not our status, is the truth. */
+export function liveColor(o: Observed): Color | undefined {
+  const sel = o.activeService.selectorColor;
+  if (sel === "blue" || sel === "green") return o.colors[sel] !== undefined ? sel : undefined;
+  return undefined;
+}
+
+export function classify(o: Observed, s: Settings = settingsOf(o)): Situation {
+  const active = liveColor(o);
+  if (active === undefined) return { kind: "FirstDeploy", color: firstColor(o) };
+  if (runsDesired(o, o.colors[active])) return { kind: "Steady", active };
+  const idle = otherColor(active);
+  if (o.annotations.abort === o.desired.revision) return { kind: "Aborted", active, idle };
+  if (s.paused) return { kind: "Paused", active, idle };
+  return { kind: "Rollout", active, idle };
+}
+
+/**
+ * With no live color, prefer one that already runs the desired revision, then the color our
+ * status last reported (a person broke the selector: restore it), then blue.
+ */
+export function firstColor(o: Observed): Color {
+  for (const c of COLORS) if (runsDesired(o, o.colors[c])) return c;
+  const last = o.status.activeColor;
+  if ((last === "blue" || last === "green") && o.colors[last] !== undefined) return last;
+  return "blue";
+}
+
+export const parseTime = (t: string | undefined): number | undefined => {
+  if (t === undefined) return undefined;
+  const v = Date.parse(t);
+  return Number.isNaN(v) ? undefined : v;
+};
+export const iso = (ms: number): string => new Date(ms).toISOString();
