@@ -9,12 +9,13 @@ import { classify, liveColor, settingsOf } from "./situation.ts";
 import { finish } from "./status.ts";
 import { planFirstDeploy, planSteady } from "./steady.ts";
 import type { Step } from "./step.ts";
-import type { Observed, Plan } from "./types.ts";
+import { type Action, HANDBACK_FINALIZER, type Observed, type Plan } from "./types.ts";
 
 export { classify, liveColor, runsDesired, type Situation } from "./situation.ts";
 export { sameJson } from "./status.ts";
 
 export function plan(o: Observed, now: number): Plan {
+  if (o.deleting === true) return planDeletion(o);
   const s = settingsOf(o);
   const situation = classify(o, s);
   const step: Step = {
@@ -28,6 +29,23 @@ export function plan(o: Observed, now: number): Plan {
     activeColor: liveColor(o),
     previewColor: undefined,
   };
+  const adopted = o.activeService.adopted === true;
+  if (adopted && !o.activeService.exists) {
+    // A Service the user named must exist: we never create it, and without it there is
+    // nothing to switch. Deployments wait too, so nothing runs that cannot be served.
+    step.phase = "Degraded";
+    step.message = `Service ${o.spec.service?.name} named in spec.service.name does not exist in ${o.namespace}: create it, or remove spec.service.name to let the operator create one`;
+    step.conditions.push({
+      type: "Degraded",
+      status: "True",
+      reason: "ServiceNotFound",
+      message: step.message,
+    });
+    return finish(o, s, now, step);
+  }
+  if (adopted && !(o.finalizers ?? []).includes(HANDBACK_FINALIZER)) {
+    step.actions.push({ type: "AddFinalizer" });
+  }
   switch (situation.kind) {
     case "FirstDeploy":
       planFirstDeploy(o, s, now, situation.color, step);
@@ -60,4 +78,21 @@ export function plan(o: Observed, now: number): Plan {
     step.actions.push({ type: "ClearAborted", revision: abort });
   }
   return finish(o, s, now, step);
+}
+
+/**
+ * A BGD being deleted: everything it owns goes with it through owner references; an adopted
+ * Service is not ours, so it gets its original selector back first, then our finalizer goes.
+ */
+function planDeletion(o: Observed): Plan {
+  if (!(o.finalizers ?? []).includes(HANDBACK_FINALIZER)) return { actions: [], requeueAfterMs: undefined };
+  const actions: Action[] = [];
+  const svc = o.activeService;
+  // Only while it still carries our marks: a second pass (a stale cache after the first) must
+  // not "hand back" a selector that is already the user's.
+  const ours =
+    svc.originalSelector !== undefined || svc.selectorColor === "blue" || svc.selectorColor === "green";
+  if (svc.adopted === true && svc.exists && ours) actions.push({ type: "HandBackService" });
+  actions.push({ type: "RemoveFinalizer" });
+  return { actions, requeueAfterMs: undefined };
 }

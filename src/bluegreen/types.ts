@@ -49,6 +49,15 @@ export interface ServiceState {
   readonly selectorColor: Color | "invalid" | undefined;
   /** Everything but the color in the Service matches what we would write (ports, type, labels...). */
   readonly upToDate: boolean;
+  /**
+   * A Service the user made and named in spec.service.name: we manage only its selector, never
+   * own it, and hand its original selector back when the BlueGreenDeployment is deleted.
+   */
+  readonly adopted?: boolean;
+  /** Its selector as it is now (adopted Services: to replace it exactly). */
+  readonly selector?: Readonly<Record<string, string>>;
+  /** The selector it had before we adopted it (JSON, from our annotation); undefined: not recorded yet. */
+  readonly originalSelector?: string;
 }
 
 /** Ready endpoints per color, from the Service's EndpointSlices (the kube-proxy's view). */
@@ -79,6 +88,9 @@ export interface Observed {
   readonly spec: BlueGreenDeploymentSpec;
   readonly status: BlueGreenDeploymentStatus;
   readonly annotations: Annotations;
+  /** metadata.deletionTimestamp is set: only the hand-back of an adopted Service is left to do. */
+  readonly deleting?: boolean;
+  readonly finalizers?: readonly string[];
   readonly desired: Desired;
   readonly colors: Readonly<Partial<Record<Color, ColorState>>>;
   readonly activeService: ServiceState;
@@ -96,6 +108,11 @@ export interface Observed {
 }
 
 export type EventType = "Normal" | "Warning";
+
+/** On a BGD that adopted a Service: the Service gets its selector back before the BGD goes. */
+export const HANDBACK_FINALIZER = "bluegreen.io/service-handback";
+/** On an adopted Service: its selector from before the adoption, as JSON. */
+export const ANNOTATION_ORIGINAL_SELECTOR = "bluegreen.io/original-selector";
 
 /** Everything execute() may do. Each action is idempotent on its own. */
 export type Action =
@@ -124,6 +141,11 @@ export type Action =
        */
       readonly repair?: boolean;
     }
+  /** Keeps the BGD from vanishing before an adopted Service got its own selector back. */
+  | { readonly type: "AddFinalizer" }
+  /** Gives an adopted Service its original selector back; then the finalizer goes. */
+  | { readonly type: "HandBackService" }
+  | { readonly type: "RemoveFinalizer" }
   | { readonly type: "MarkAborted"; readonly revision: string }
   /** The abort annotation names a revision that is no longer wanted: the rollout it stopped is over. */
   | { readonly type: "ClearAborted"; readonly revision: string }

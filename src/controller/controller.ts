@@ -119,13 +119,21 @@ export class BlueGreenController {
       MANAGED,
       log,
     );
-    this.#services = new ScopedInformers(client, namespaces, (n) => `/api/v1${ns(n)}/services`, MANAGED, log);
-    // EndpointSlices carry the labels of their Service, ours included.
+    // Every Service in scope, not only ours: a Service named in spec.service.name is the user's
+    // and carries none of our labels until we adopt it.
+    this.#services = new ScopedInformers(
+      client,
+      namespaces,
+      (n) => `/api/v1${ns(n)}/services`,
+      undefined,
+      log,
+    );
+    // EndpointSlices carry the labels of their Service: ours, and adopted ones once labelled.
     this.#slices = new ScopedInformers(
       client,
       namespaces,
       (n) => `/apis/discovery.k8s.io/v1${ns(n)}/endpointslices`,
-      MANAGED,
+      LABEL_NAME,
       log,
     );
     // Pods are created by ReplicaSets from our template, which carries bluegreen.io/name.
@@ -150,7 +158,19 @@ export class BlueGreenController {
       }
     }
     this.#deployments.on(enqueueOwner);
-    this.#services.on(enqueueOwner);
+    this.#services.on((svc) => {
+      enqueueOwner(svc);
+      // A user's Service not adopted yet carries no label of ours: find the BGDs that name it.
+      const m = svc.metadata;
+      if (m?.labels?.[LABEL_NAME] !== undefined || m?.namespace === undefined) return;
+      for (const bgd of this.#bgds.list()) {
+        const b = bgd as {
+          metadata?: { name?: string; namespace?: string };
+          spec?: { service?: { name?: string } };
+        };
+        if (b.metadata?.namespace === m.namespace && b.spec?.service?.name === m.name) enqueueSelf(bgd);
+      }
+    });
     this.#slices.on(enqueueOwner);
     this.#pods.on(enqueueOwner);
   }

@@ -7,13 +7,20 @@ import { hostname } from "node:os";
 import { API_VERSION, KIND, PLURAL } from "../api/labels.ts";
 import {
   activeServiceName,
+  colorSelector,
   deploymentName,
   type Owner,
   previewServiceName,
   renderDeployment,
   renderService,
 } from "../bluegreen/render.ts";
-import type { Action, Color, Observed } from "../bluegreen/types.ts";
+import {
+  type Action,
+  ANNOTATION_ORIGINAL_SELECTOR,
+  type Color,
+  HANDBACK_FINALIZER,
+  type Observed,
+} from "../bluegreen/types.ts";
 import { ApiError, type KubeClient, type PatchType } from "./kube.ts";
 
 export const bgdPath = (ns: string, name?: string): string =>
@@ -141,6 +148,33 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
     case "ApplyService": {
       const name =
         a.role === "active" ? activeServiceName(owner.name, o.spec) : previewServiceName(owner.name, o.spec);
+      if (a.role === "active" && o.activeService.adopted === true) {
+        // Not ours: set exactly our selector (nulls drop the keys we do not want), our name label
+        // so its events and EndpointSlices reach us, and remember the selector we replaced.
+        const current = o.activeService.selector ?? {};
+        const wanted = colorSelector(owner, o.desired, a.color);
+        const selector: Record<string, string | null> = { ...wanted };
+        for (const k of Object.keys(current)) if (!(k in wanted)) selector[k] = null;
+        const firstAdoption =
+          o.activeService.originalSelector === undefined &&
+          o.activeService.selectorColor !== "blue" &&
+          o.activeService.selectorColor !== "green";
+        await client.patch(
+          servicePath(ns, name),
+          {
+            metadata: {
+              labels: { "bluegreen.io/name": owner.name, "bluegreen.io/role": "active" },
+              ...(firstAdoption
+                ? { annotations: { [ANNOTATION_ORIGINAL_SELECTOR]: JSON.stringify(current) } }
+                : {}),
+            },
+            spec: { selector },
+          },
+          "merge",
+          wrote("service", name),
+        );
+        return;
+      }
       const body = renderService(o.spec, owner, o.desired, a.role, a.color) as {
         spec: Record<string, unknown>;
       };
@@ -163,6 +197,45 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
         "merge",
       );
       return;
+    case "AddFinalizer":
+    case "RemoveFinalizer": {
+      const others = (o.finalizers ?? []).filter((f) => f !== HANDBACK_FINALIZER);
+      const finalizers = a.type === "AddFinalizer" ? [...others, HANDBACK_FINALIZER] : others;
+      // Lists are replaced whole by a merge patch: conditional on our resourceVersion, so a
+      // finalizer someone else added meanwhile is not lost (409 → re-plan).
+      await client.patch(
+        bgdPath(ns, owner.name),
+        { metadata: { resourceVersion: ctx.resourceVersion, finalizers } },
+        "merge",
+      );
+      return;
+    }
+    case "HandBackService": {
+      const name = activeServiceName(owner.name, o.spec);
+      const current = o.activeService.selector ?? {};
+      let original: Record<string, string> = {};
+      try {
+        const parsed: unknown = JSON.parse(o.activeService.originalSelector ?? "{}");
+        if (parsed !== null && typeof parsed === "object") original = parsed as Record<string, string>;
+      } catch {
+        // Unreadable: hand back no selector rather than ours (which would select nothing soon).
+      }
+      const selector: Record<string, string | null> = { ...original };
+      for (const k of Object.keys(current)) if (!(k in original)) selector[k] = null;
+      await client.patch(
+        servicePath(ns, name),
+        {
+          metadata: {
+            labels: { "bluegreen.io/name": null, "bluegreen.io/role": null },
+            annotations: { [ANNOTATION_ORIGINAL_SELECTOR]: null },
+          },
+          spec: { selector },
+        },
+        "merge",
+        wrote("service", name),
+      );
+      return;
+    }
     case "ClearAborted":
       await client.patch(
         bgdPath(ns, owner.name),
@@ -201,6 +274,12 @@ function describe(a: Action): string {
       return `pointing the ${a.role} Service at ${a.color}`;
     case "MarkAborted":
       return `marking revision ${a.revision} aborted`;
+    case "AddFinalizer":
+      return "adding the Service hand-back finalizer";
+    case "RemoveFinalizer":
+      return "removing the Service hand-back finalizer";
+    case "HandBackService":
+      return "handing the adopted Service its original selector back";
     case "ClearAborted":
       return `clearing the abort of revision ${a.revision}`;
     case "Event":
@@ -222,6 +301,8 @@ export async function execute(ctx: ExecuteContext, actions: readonly Action[]): 
       const what = `while ${describe(a)} for ${owner.namespace}/${owner.name}`;
       if (err instanceof ApiError) {
         if (err.code === 409) throw new ConflictError(`${what}: ${err.message}`);
+        // The BGD is already gone: nothing is left to release.
+        if (err.code === 404 && a.type === "RemoveFinalizer") continue;
         // An Event that could not be recorded must not stop the rollout.
         if (a.type === "Event") continue;
         if (err.code === 422 || err.code === 400) throw new PermanentError(`${what}: ${err.message}`, err);

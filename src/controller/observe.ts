@@ -30,6 +30,7 @@ import {
   renderService,
 } from "../bluegreen/render.ts";
 import {
+  ANNOTATION_ORIGINAL_SELECTOR,
   COLORS,
   type Color,
   type ColorState,
@@ -149,8 +150,9 @@ function serviceState(
   owner: Owner,
   desired: Desired,
   render: (color: Color) => Record<string, unknown>,
+  adopted = false,
 ): ServiceState {
-  if (svc === undefined) return { exists: false, selectorColor: undefined, upToDate: false };
+  if (svc === undefined) return { exists: false, selectorColor: undefined, upToDate: false, adopted };
   const selector = svc.spec?.selector;
   let selectorColor: ServiceState["selectorColor"];
   if (selector === undefined || Object.keys(selector).length === 0) selectorColor = undefined;
@@ -158,6 +160,21 @@ function serviceState(
     // Ours when it names this BGD and a color; any other difference is drift (upToDate: false).
     const c = selector[LABEL_COLOR];
     selectorColor = isColor(c) && selector[LABEL_NAME] === owner.name ? c : "invalid";
+  }
+  if (adopted) {
+    // Of an adopted Service we manage the selector (and our name label) only.
+    const original = svc.metadata?.annotations?.[ANNOTATION_ORIGINAL_SELECTOR];
+    return {
+      exists: true,
+      selectorColor,
+      upToDate:
+        isColor(selectorColor) &&
+        sameJson(selector, colorSelector(owner, desired, selectorColor)) &&
+        svc.metadata?.labels?.[LABEL_NAME] === owner.name,
+      adopted,
+      ...(selector !== undefined ? { selector } : {}),
+      ...(original !== undefined ? { originalSelector: original } : {}),
+    };
   }
   const want = render(isColor(selectorColor) ? selectorColor : "blue") as {
     metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
@@ -247,10 +264,16 @@ export function observe(raw: unknown, caches: Caches): Observation {
       abort: annotations[ANNOTATION_ABORT],
       paused: annotations[ANNOTATION_PAUSED] === "true",
     },
+    deleting: meta.deletionTimestamp !== undefined,
+    finalizers: (meta as { finalizers?: readonly string[] }).finalizers ?? [],
     desired,
     colors,
-    activeService: serviceState(caches.service(owner.namespace, activeName), owner, desired, (c) =>
-      renderService(spec, owner, desired, "active", c),
+    activeService: serviceState(
+      caches.service(owner.namespace, activeName),
+      owner,
+      desired,
+      (c) => renderService(spec, owner, desired, "active", c),
+      spec.service?.name !== undefined,
     ),
     previewService: previewEnabled
       ? serviceState(caches.service(owner.namespace, previewName), owner, desired, (c) =>

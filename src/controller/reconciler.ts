@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
 import { setConditions } from "../bluegreen/conditions.ts";
 import { plan, sameJson } from "../bluegreen/plan.ts";
+import { HANDBACK_FINALIZER } from "../bluegreen/types.ts";
 import { bgdPath, ConflictError, createEvent, execute, PermanentError, type Written } from "./executor.ts";
 import type { KubeClient } from "./kube.ts";
 import { type Caches, type KObject, observe } from "./observe.ts";
@@ -89,7 +90,9 @@ export function makeReconciler(deps: ReconcilerDeps) {
     // The watch event of our own write is on its way and will enqueue this key again.
     if (pending(namespace, key, performance.now())) return { requeueAfterMs: 100 };
     const meta = (raw as KObject & { metadata?: { resourceVersion?: string } }).metadata ?? {};
-    if (meta.deletionTimestamp !== undefined) return {};
+    // Being deleted: only an adopted Service's hand-back (our finalizer) is left to do.
+    const finalizers = (meta as { finalizers?: readonly string[] }).finalizers ?? [];
+    if (meta.deletionTimestamp !== undefined && !finalizers.includes(HANDBACK_FINALIZER)) return {};
     const resourceVersion = meta.resourceVersion ?? "";
     const observation = observe(raw, deps.caches);
     const log = deps.log.child({ bgd: key });

@@ -259,6 +259,11 @@ export function applyAction(w: World, a: Action, o: Observed): World {
     }
     case "MarkAborted":
       return { ...w, annotations: { ...w.annotations, abort: a.revision } };
+    // The simulated world has no adopted Service (a user-made Service is not modelled).
+    case "AddFinalizer":
+    case "RemoveFinalizer":
+    case "HandBackService":
+      return w;
     case "ClearAborted": {
       const { abort: _cleared, ...rest } = w.annotations;
       return { ...w, annotations: rest };
