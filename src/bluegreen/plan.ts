@@ -4,6 +4,7 @@
  * imports the client; every decision is taken from the cluster's current state, so the operator
  * can be killed between any two writes and finish correctly on restart.
  */
+import { planPodMetadata } from "./podmeta.ts";
 import { planAborted, planPaused, planRollout } from "./rollout.ts";
 import { classify, liveColor, settingsOf } from "./situation.ts";
 import { finish } from "./status.ts";
@@ -67,6 +68,7 @@ export function plan(o: Observed, now: number): Plan {
       throw new Error(`unhandled situation ${JSON.stringify(never)}`);
     }
   }
+  step.actions.push(...planPodMetadata(o, step.activeColor, step.previewColor));
   // An abort stops the rollout of one revision; once the spec has moved on, it is cleared so that
   // applying that revision again later rolls it out instead of aborting it on sight.
   const abort = o.annotations.abort;

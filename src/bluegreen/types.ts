@@ -105,6 +105,16 @@ export interface Observed {
     readonly ready: boolean;
     readonly ip?: string;
   }>;
+  /**
+   * Every (not terminating) pod's labels and annotations, when spec.strategy.activeMetadata or
+   * previewMetadata asks for role metadata on pods.
+   */
+  readonly podMetadata?: ReadonlyArray<{
+    readonly name: string;
+    readonly color: Color;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly annotations: Readonly<Record<string, string>>;
+  }>;
 }
 
 export type EventType = "Normal" | "Warning";
@@ -146,6 +156,17 @@ export type Action =
   /** Gives an adopted Service its original selector back; then the finalizer goes. */
   | { readonly type: "HandBackService" }
   | { readonly type: "RemoveFinalizer" }
+  /**
+   * Role metadata (spec.strategy.activeMetadata / previewMetadata) on one pod: set on the pods of
+   * the color in that role, removed from the others. Pods, not the template: a template change
+   * would restart the live pods.
+   */
+  | {
+      readonly type: "PatchPodMetadata";
+      readonly pod: string;
+      readonly labels: Readonly<Record<string, string | null>>;
+      readonly annotations: Readonly<Record<string, string | null>>;
+    }
   | { readonly type: "MarkAborted"; readonly revision: string }
   /** The abort annotation names a revision that is no longer wanted: the rollout it stopped is over. */
   | { readonly type: "ClearAborted"; readonly revision: string }

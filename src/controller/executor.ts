@@ -236,6 +236,13 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
       );
       return;
     }
+    case "PatchPodMetadata":
+      await client.patch(
+        `/api/v1/namespaces/${ns}/pods/${a.pod}`,
+        { metadata: { labels: a.labels, annotations: a.annotations } },
+        "merge",
+      );
+      return;
     case "ClearAborted":
       await client.patch(
         bgdPath(ns, owner.name),
@@ -280,6 +287,8 @@ function describe(a: Action): string {
       return "removing the Service hand-back finalizer";
     case "HandBackService":
       return "handing the adopted Service its original selector back";
+    case "PatchPodMetadata":
+      return `setting role metadata on pod ${a.pod}`;
     case "ClearAborted":
       return `clearing the abort of revision ${a.revision}`;
     case "Event":
@@ -303,6 +312,8 @@ export async function execute(ctx: ExecuteContext, actions: readonly Action[]): 
         if (err.code === 409) throw new ConflictError(`${what}: ${err.message}`);
         // The BGD is already gone: nothing is left to release.
         if (err.code === 404 && a.type === "RemoveFinalizer") continue;
+        // A pod that is gone needs no role metadata.
+        if (err.code === 404 && a.type === "PatchPodMetadata") continue;
         // An Event that could not be recorded must not stop the rollout.
         if (a.type === "Event") continue;
         if (err.code === 422 || err.code === 400) throw new PermanentError(`${what}: ${err.message}`, err);

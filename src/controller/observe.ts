@@ -284,6 +284,21 @@ export function observe(raw: unknown, caches: Caches): Observation {
     previewEndpoints: previewEnabled
       ? endpointCounts(caches.endpointSlicesOf(owner.namespace, previewName), podColor)
       : { blue: 0, green: 0 },
+    ...(spec.strategy?.activeMetadata !== undefined || spec.strategy?.previewMetadata !== undefined
+      ? {
+          podMetadata: pods
+            .filter(
+              (p) =>
+                p.metadata?.deletionTimestamp === undefined && isColor(p.metadata?.labels?.[LABEL_COLOR]),
+            )
+            .map((p) => ({
+              name: p.metadata?.name ?? "",
+              color: p.metadata?.labels?.[LABEL_COLOR] === "green" ? ("green" as const) : ("blue" as const),
+              labels: p.metadata?.labels ?? {},
+              annotations: p.metadata?.annotations ?? {},
+            })),
+        }
+      : {}),
     pods: pods.slice(0, 40).map((p) => {
       const c = p.metadata?.labels?.[LABEL_COLOR];
       return {

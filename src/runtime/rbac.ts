@@ -30,7 +30,8 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "create", "patch"] },
   { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "create", "patch"] },
   { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
-  { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+  // patch: role metadata (spec.strategy.activeMetadata/previewMetadata) on the pods of a color.
+  { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
 ];
 

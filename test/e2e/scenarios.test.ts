@@ -19,6 +19,7 @@ import { deleteNamespace, kubectl, kubectlJson, newNamespace, waitUntil } from "
 import { type OperatorProcess, startOperator } from "./operator.ts";
 
 const NAMES = [
+  "roles",
   "labels",
   "revert",
   "supersede",
@@ -52,6 +53,52 @@ const blueImage = async (n: string) =>
   (await deployment(n, "app-blue"))?.spec.template.spec.containers[0]?.image;
 
 describe("scenarios", { concurrency: true }, () => {
+  it("role labels and annotations for active and preview pods swap on promotion", async () => {
+    const n = ns.roles;
+    const strategy = {
+      activeMetadata: { labels: { role: "active" }, annotations: { "example.com/serving": "yes" } },
+      previewMetadata: { labels: { role: "preview" } },
+      scaleDownDelaySeconds: 300,
+    };
+    const roles = async () => {
+      const pods = await kubectlJson<{
+        items: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> } }[];
+      }>(["get", "pods", "-n", n, "-l", "bluegreen.io/name=app"]);
+      const out: Record<string, string[]> = {};
+      for (const p of pods.items) {
+        const c = p.metadata.labels["bluegreen.io/color"] ?? "?";
+        const r = `${p.metadata.labels.role ?? "-"}/${p.metadata.annotations?.["example.com/serving"] ?? "-"}`;
+        out[c] = [...(out[c] ?? []), r].sort();
+      }
+      return JSON.stringify(out);
+    };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await waitUntil("active and preview roles on the pods", 30_000, async () => {
+      const r = await roles();
+      return r === JSON.stringify({ blue: Array(3).fill("active/yes"), green: Array(3).fill("preview/-") })
+        ? r
+        : undefined;
+    });
+    const blueBefore = await deployment(n, "app-blue");
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    await waitUntil("roles swapped", 30_000, async () => {
+      const r = await roles();
+      return r === JSON.stringify({ blue: Array(3).fill("-/-"), green: Array(3).fill("active/yes") })
+        ? r
+        : undefined;
+    });
+    const blueAfter = await deployment(n, "app-blue");
+    assert.deepEqual(
+      blueAfter?.spec.template,
+      blueBefore?.spec.template,
+      "pods relabelled, templates untouched",
+    );
+  });
+
   it("changing the template labels of a BGD without a selector rolls out like any change", async () => {
     const n = ns.labels;
     await applyBgd(n, "app", { image: "app:v1", noSelector: true });

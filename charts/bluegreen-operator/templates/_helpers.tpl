@@ -50,10 +50,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
   verbs: [list, watch]
-# Pod readiness per color (read only).
+# Pod readiness per color; patch: role metadata (strategy.activeMetadata/previewMetadata) on pods.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list, watch]
+  verbs: [list, watch, patch]
 # Kubernetes Events on each BlueGreenDeployment.
 - apiGroups: [""]
   resources: [events]

@@ -260,6 +260,7 @@ export function applyAction(w: World, a: Action, o: Observed): World {
     case "MarkAborted":
       return { ...w, annotations: { ...w.annotations, abort: a.revision } };
     // The simulated world has no adopted Service (a user-made Service is not modelled).
+    case "PatchPodMetadata":
     case "AddFinalizer":
     case "RemoveFinalizer":
     case "HandBackService":
