@@ -39,6 +39,14 @@ build: node_modules manifests ## Compile TypeScript to dist/ and put the kubectl
 	@printf '#!/usr/bin/env bash\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/$(NODE)" "$(CURDIR)/dist/src/cli/main.js" > bin/kubectl-bluegreen
 	@chmod +x bin/kubectl-bluegreen
 
+plugin: node_modules ## Bundle the kubectl plugin into one file, dist/kubectl-bluegreen (needs Node >= 24 on PATH).
+	@mkdir -p dist
+	npx esbuild src/cli/main.ts --bundle --platform=node --format=esm --target=node24 --log-level=warning \
+	  --outfile=dist/kubectl-bluegreen \
+	  '--banner:js=import { createRequire as __bgoCreateRequire } from "node:module"; const require = __bgoCreateRequire(import.meta.url);'
+	@chmod +x dist/kubectl-bluegreen
+	@echo "dist/kubectl-bluegreen: copy it onto your PATH; then: kubectl bluegreen --help"
+
 lint: node_modules ## Format check, lint (biome) and type-check (tsc).
 	npx biome check .
 	npx tsc -p tsconfig.json --noEmit
@@ -84,4 +92,4 @@ demo: node_modules binaries ## Bring up the local control plane, run the operato
 bench: node_modules binaries ## Benchmarks: promote→switch latency, writes per no-op reconcile; prints a table, writes JSON.
 	$(NODE) bench/run.ts
 
-.PHONY: help debian-packages binaries manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench
+.PHONY: help debian-packages binaries plugin manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench
