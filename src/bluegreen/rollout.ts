@@ -54,6 +54,8 @@ export function planRollout(
   }
   const rollout: Rollout =
     step.rollout?.revision === rev ? { ...step.rollout } : { revision: rev, startedAt: iso(now) };
+  // Resumed after a pause (or status lost): the deadline counts from now.
+  if (rollout.startedAt === undefined) rollout.startedAt = iso(now);
   step.rollout = rollout;
   step.previewColor = idle;
 
@@ -185,11 +187,10 @@ export function planAborted(
 
 export function planPaused(o: Observed, s: Settings, active: Color, idle: Color, step: Step): void {
   scaleLive(o, s, active, step);
-  // A pause stops the auto-promotion timer: it starts again from the resume.
-  if (step.rollout !== undefined) {
-    const { previewReadySince: _stopped, ...rest } = step.rollout;
-    step.rollout = rest;
-  }
+  // A pause stops the clocks: the auto-promotion delay and the progress deadline start again
+  // from the resume (time spent paused is nobody's failure). An approval given by annotation
+  // still holds after the resume; an automatic one is re-earned.
+  if (step.rollout !== undefined) step.rollout = { revision: o.desired.revision };
   step.previewColor = o.colors[idle] !== undefined && runsDesired(o, o.colors[idle]) ? idle : undefined;
   step.phase = "Paused";
   step.message = `Rollout of revision ${o.desired.revision} paused; ${active} keeps serving`;
