@@ -296,7 +296,12 @@ describe("canonicalJson", () => {
     assert.equal(canonicalJson({ b: 1, a: { d: [2, 1], c: undefined } }), '{"a":{"d":[2,1]},"b":1}');
   });
   it("agrees with JSON.parse", () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => assert.deepEqual(JSON.parse(canonicalJson(v)), v)));
+    // Compared with what plain JSON makes of the value (JSON has no -0, for one).
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) =>
+        assert.deepEqual(JSON.parse(canonicalJson(v)), JSON.parse(JSON.stringify(v))),
+      ),
+    );
   });
 });
 
