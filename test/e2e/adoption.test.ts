@@ -17,6 +17,13 @@ before(async () => {
   operator = startOperator({ namespaces: [adoptNs, missingNs], name: "adoption" });
 });
 after(async () => {
+  // While the operator still runs: a BGD that adopted a Service holds a finalizer until the
+  // operator has handed the Service back (without it, namespace and CRD deletion would hang).
+  await Promise.all(
+    [adoptNs, missingNs].map((n) =>
+      kubectl(["delete", "bgd", "--all", "-n", n, "--wait=true", "--timeout=60s"]),
+    ),
+  );
   await operator?.stop();
   await Promise.all([deleteNamespace(adoptNs), deleteNamespace(missingNs)]);
 });
