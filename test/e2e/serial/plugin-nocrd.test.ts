@@ -41,6 +41,31 @@ describe("kubectl bluegreen without the CRD", () => {
   let bin = "";
   before(async () => {
     bin = pluginBin();
+    // No operator runs now, so nothing would hand back a Service a BGD adopted: a BGD another test
+    // failed to clean up would keep its finalizer and hold the CRD's deletion for ever.
+    const left = await kubectl([
+      "get",
+      "bgd",
+      "-A",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}',
+    ]);
+    for (const ref of left.split("\n").filter((l) => l !== "")) {
+      const [namespace = "", name = ""] = ref.split("/");
+      await kubectl([
+        "patch",
+        "bgd",
+        name,
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+      ]).catch((err: unknown) => {
+        // Gone meanwhile (its namespace was being deleted): nothing left to hold the CRD.
+        if (!String((err as Error).message).includes("NotFound")) throw err;
+      });
+    }
     await kubectl(["delete", CRD, "--wait=true", "--timeout=60s"]);
   });
   after(async () => {
