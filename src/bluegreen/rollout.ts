@@ -132,7 +132,10 @@ export function planRollout(
       step.message = `Revision ${rev} ready on ${idle}; approve with: kubectl annotate bgd ${o.name} -n ${o.namespace} --overwrite bluegreen.io/promote=${rev}`;
     }
     const stale = o.annotations.promote;
-    if (stale !== undefined && stale !== rev) {
+    // The approval left over from an earlier rollout names a revision that was promoted then: it is
+    // spent, not a mistake, so it earns no warning (else every second rollout would show one).
+    const spent = stale === o.colors[active]?.revision || step.history.some((h) => h.revision === stale);
+    if (stale !== undefined && stale !== rev && !spent) {
       step.conditions.push({
         type: "Promoted",
         status: "False",

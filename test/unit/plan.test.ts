@@ -466,6 +466,17 @@ describe("rollout: a new revision goes to the idle color", () => {
       },
     },
     {
+      name: "the spent approval of the live revision, left from the last rollout, is no warning",
+      given: awaiting({ annotations: { promote: R1 } }),
+      writes: [],
+      phase: "AwaitingPromotion",
+      expect: (_p, st) => {
+        const promoted = condition(st, "Promoted");
+        assert.equal(promoted?.reason, "AwaitingPromotion");
+        assert.equal(promoted?.status, "False");
+      },
+    },
+    {
       name: "an approval remembered in status.rollout survives the annotation being removed",
       given: awaiting({
         status: { rollout: { revision: R2, startedAt: iso(T0 - 60 * SECOND), promotedAt: iso(T0) } },
