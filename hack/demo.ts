@@ -68,7 +68,10 @@ function snapshot(): { line: string; status: Status } {
   const colors = (deps?.items ?? [])
     .map((d) => {
       const c = d.metadata.name.endsWith("-blue") ? "blue" : "green";
-      return `${color(c)} ${d.status.readyReplicas ?? 0}/${d.spec.replicas} ${d.spec.template.spec.containers[0]?.image ?? ""}`;
+      const ready = d.status.readyReplicas ?? 0;
+      // ready/desired, as kubectl shows it; pods still terminating after a scale-down are said so.
+      const going = ready > d.spec.replicas ? ` (${ready - d.spec.replicas} terminating)` : "";
+      return `${color(c)} ${Math.min(ready, d.spec.replicas)}/${d.spec.replicas}${going} ${d.spec.template.spec.containers[0]?.image ?? ""}`;
     })
     .join("  |  ");
   const active = json<{ spec: { selector?: Record<string, string> } }>(["get", "service", NAME, "-n", NS]);
@@ -166,8 +169,14 @@ async function main(): Promise<void> {
 
     step("Blue stays warm for instant rollback, then scales down after scaleDownDelaySeconds (10 s)");
     await watchUntil("blue scaled down", () => {
-      const d = json<{ spec: { replicas: number } }>(["get", "deployment", `${NAME}-blue`, "-n", NS]);
-      return d?.spec.replicas === 0;
+      const d = json<{ spec: { replicas: number }; status: { replicas?: number } }>([
+        "get",
+        "deployment",
+        `${NAME}-blue`,
+        "-n",
+        NS,
+      ]);
+      return d?.spec.replicas === 0 && (d.status.replicas ?? 0) === 0;
     });
 
     step("Done");

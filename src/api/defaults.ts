@@ -25,6 +25,7 @@ export {
   effectiveSelector,
   imagesOf,
   revisionOf,
+  specHashOf,
 } from "./template.ts";
 
 export type ParseResult =

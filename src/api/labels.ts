@@ -32,5 +32,10 @@ export const ANNOTATION_ABORT = "bluegreen.io/abort";
 export const ANNOTATION_PAUSED = "bluegreen.io/paused";
 /** On the old color's Deployment: when (RFC 3339) it may be scaled down. */
 export const ANNOTATION_SCALE_DOWN_AT = "bluegreen.io/scale-down-at";
+/**
+ * On a color's Deployment: a hash of its spec (all but replicas) as the API server stored it after our
+ * last write of it. A spec that no longer hashes to it was edited by someone else: drift to revert.
+ */
+export const ANNOTATION_SPEC_HASH = "bluegreen.io/spec-hash";
 /** On a color's Deployment: the canonical JSON of the effective pod template it was written from. */
 export const ANNOTATION_TEMPLATE = "bluegreen.io/template";

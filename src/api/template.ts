@@ -83,6 +83,15 @@ export function revisionOf(template: EffectivePodTemplate | unknown): string {
 }
 
 /**
+ * The hash recorded in bluegreen.io/spec-hash: of a Deployment's spec as stored (defaults filled in),
+ * without replicas, which we scale on their own and which drift-repair treats apart.
+ */
+export function specHashOf(spec: unknown): string {
+  const { replicas: _replicas, ...rest } = (spec ?? {}) as Record<string, unknown>;
+  return createHash("sha256").update(canonicalJson(rest)).digest("hex").slice(0, 16);
+}
+
+/**
  * The template's container images, comma-separated (status and the Image printer column). Takes any pod
  * template shape, e.g. one read back from a Deployment, and skips containers without an image.
  */

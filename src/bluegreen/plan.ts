@@ -5,12 +5,13 @@
  * can be killed between any two writes and finish correctly on restart.
  */
 import { planPodMetadata } from "./podmeta.ts";
+import { deploymentName } from "./render.ts";
 import { planAborted, planPaused, planRollout } from "./rollout.ts";
 import { classify, liveColor, settingsOf } from "./situation.ts";
 import { finish } from "./status.ts";
 import { planFirstDeploy, planSteady } from "./steady.ts";
 import type { Step } from "./step.ts";
-import { type Action, HANDBACK_FINALIZER, type Observed, type Plan } from "./types.ts";
+import { type Action, COLORS, HANDBACK_FINALIZER, type Observed, type Plan } from "./types.ts";
 
 export { classify, liveColor, runsDesired, type Situation } from "./situation.ts";
 export { sameJson } from "./status.ts";
@@ -68,6 +69,8 @@ export function plan(o: Observed, now: number): Plan {
       throw new Error(`unhandled situation ${JSON.stringify(never)}`);
     }
   }
+  // Reverting a hand edit comes first: whatever else this step writes assumes our spec.
+  step.actions.unshift(...planDrift(o, step.actions));
   step.actions.push(...planPodMetadata(o, step.activeColor, step.previewColor));
   // An abort stops the rollout of one revision; once the spec has moved on, it is cleared so that
   // applying that revision again later rolls it out instead of aborting it on sight.
@@ -80,6 +83,37 @@ export function plan(o: Observed, now: number): Plan {
     step.actions.push({ type: "ClearAborted", revision: abort });
   }
   return finish(o, s, now, step);
+}
+
+/**
+ * Deployments we own whose spec someone else changed (kubectl edit / set image / rollout pause...):
+ * their spec no longer hashes to what the API server stored after our last write. Replicas are not
+ * part of it: the steps scale each color to what it should run anyway.
+ */
+function planDrift(o: Observed, planned: readonly Action[]): Action[] {
+  const actions: Action[] = [];
+  for (const c of COLORS) {
+    const dep = o.colors[c];
+    if (dep?.specHash === undefined || dep.specHash === dep.recordedSpecHash) continue;
+    // A new template for this color is written anyway (and its hash recorded with it).
+    if (planned.some((a) => a.type === "ApplyDeployment" && a.color === c)) continue;
+    if (dep.recordedSpecHash === undefined || dep.userTemplate === undefined || dep.revision === undefined) {
+      // Written by an operator that recorded no hash: what it is now becomes the reference.
+      actions.push({ type: "RecordDeploymentSpec", color: c, hash: dep.specHash });
+      continue;
+    }
+    const name = deploymentName(o.name, c);
+    actions.push(
+      { type: "RepairDeployment", color: c, revision: dep.revision, reason: "edited outside the operator" },
+      {
+        type: "Event",
+        eventType: "Warning",
+        reason: "DriftReverted",
+        message: `Deployment ${name} was changed outside the operator; its spec is back to revision ${dep.revision}. Change the BlueGreenDeployment instead`,
+      },
+    );
+  }
+  return actions;
 }
 
 /**

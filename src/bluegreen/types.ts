@@ -41,6 +41,10 @@ export interface ColorState {
    * `undefined`: no deadline recorded; `"invalid"`: unreadable (both mean "now" for a retired color).
    */
   readonly scaleDownAt: number | "invalid" | undefined;
+  /** specHashOf(the Deployment's spec) now; `undefined` where nobody computed it (planner tests). */
+  readonly specHash?: string;
+  /** The bluegreen.io/spec-hash annotation: the spec hash after our last write; `undefined`: none. */
+  readonly recordedSpecHash?: string;
 }
 
 export interface ServiceState {
@@ -140,6 +144,18 @@ export type Action =
       readonly reason: string;
     }
   | { readonly type: "SetScaleDownDeadline"; readonly color: Color; readonly at: string }
+  /**
+   * Someone edited a color's Deployment: put back the spec we wrote (its template from its own
+   * bluegreen.io/template annotation, so a warm old color keeps its revision), then record its hash.
+   */
+  | {
+      readonly type: "RepairDeployment";
+      readonly color: Color;
+      readonly revision: string;
+      readonly reason: string;
+    }
+  /** A Deployment without a recorded spec hash (written by an older operator): record what it is now. */
+  | { readonly type: "RecordDeploymentSpec"; readonly color: Color; readonly hash: string }
   | {
       readonly type: "ApplyService";
       readonly role: "active" | "preview";

@@ -4,7 +4,8 @@
  * Each action is idempotent; a plan with no actions makes no request at all.
  */
 import { hostname } from "node:os";
-import { API_VERSION, KIND, PLURAL } from "../api/labels.ts";
+import { specHashOf } from "../api/defaults.ts";
+import { ANNOTATION_SPEC_HASH, API_VERSION, KIND, PLURAL } from "../api/labels.ts";
 import {
   activeServiceName,
   colorSelector,
@@ -18,8 +19,10 @@ import {
   type Action,
   ANNOTATION_ORIGINAL_SELECTOR,
   type Color,
+  type Desired,
   HANDBACK_FINALIZER,
   type Observed,
+  type PodTemplate,
 } from "../bluegreen/types.ts";
 import { ApiError, type KubeClient, type PatchType } from "./kube.ts";
 
@@ -115,20 +118,79 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
     apply: async (path: string, body: unknown, done?: (obj: unknown) => void) => {
       const r = await ctx.client.apply(path, body);
       done?.(r);
+      return r;
     },
     patch: async (path: string, body: unknown, type: PatchType, done?: (obj: unknown) => void) => {
       const r = await ctx.client.patch(path, body, type);
       done?.(r);
+      return r;
     },
     replace: (path: string, body: unknown) => ctx.client.replace(path, body),
   };
   const dep = (c: Color) => deploymentName(owner.name, c);
+  // After every write of a Deployment's spec: remember its hash as the API server stored it (defaults
+  // filled in), so that a later edit by anyone else shows as drift (see planDrift).
+  const recordSpec = async (c: Color, written: unknown) => {
+    const obj = written as { spec?: unknown; metadata?: { annotations?: Record<string, string> } };
+    const hash = specHashOf(obj.spec);
+    if (obj.metadata?.annotations?.[ANNOTATION_SPEC_HASH] === hash) return;
+    await client.patch(
+      deploymentPath(ns, dep(c)),
+      { metadata: { annotations: { [ANNOTATION_SPEC_HASH]: hash } } },
+      "merge",
+      wrote("deployment", dep(c)),
+    );
+  };
   switch (a.type) {
     case "ApplyDeployment": {
       const body = renderDeployment(o.spec, owner, o.desired, a.color, a.replicas);
-      await client.apply(deploymentPath(ns, dep(a.color)), body, wrote("deployment", dep(a.color)));
+      const r = await client.apply(deploymentPath(ns, dep(a.color)), body, wrote("deployment", dep(a.color)));
+      await recordSpec(a.color, r);
       return;
     }
+    case "RepairDeployment": {
+      const current = o.colors[a.color];
+      if (current?.userTemplate === undefined) return;
+      // The color's own template (a warm old color keeps its revision), rendered as we wrote it.
+      const own: Desired = {
+        template: JSON.parse(current.userTemplate) as PodTemplate,
+        revision: a.revision,
+        canonical: current.userTemplate,
+        image: current.image,
+        selector: o.desired.selector,
+      };
+      const body = renderDeployment(o.spec, owner, own, a.color, current.replicas) as {
+        spec: Record<string, unknown>;
+      };
+      // JSON patch "add" replaces whole values: a container or env var someone added goes too, which
+      // server-side apply would keep (it only removes fields it owned). The fields we do not set go
+      // back to their defaults (a `kubectl rollout pause` included).
+      const spec: Record<string, unknown> = {
+        template: body.spec.template,
+        strategy: body.spec.strategy,
+        revisionHistoryLimit: body.spec.revisionHistoryLimit,
+        minReadySeconds: 0,
+        progressDeadlineSeconds: 600,
+        paused: false,
+      };
+      const ops = Object.entries(spec).map(([f, value]) => ({ op: "add", path: `/spec/${f}`, value }));
+      const r = await client.patch(
+        deploymentPath(ns, dep(a.color)),
+        ops,
+        "json",
+        wrote("deployment", dep(a.color)),
+      );
+      await recordSpec(a.color, r);
+      return;
+    }
+    case "RecordDeploymentSpec":
+      await client.patch(
+        deploymentPath(ns, dep(a.color)),
+        { metadata: { annotations: { [ANNOTATION_SPEC_HASH]: a.hash } } },
+        "merge",
+        wrote("deployment", dep(a.color)),
+      );
+      return;
     case "ScaleDeployment":
       await client.patch(
         deploymentPath(ns, dep(a.color)),
@@ -275,6 +337,10 @@ function describe(a: Action): string {
       return `applying Deployment for ${a.color} (revision ${a.revision}, ${a.replicas} replicas)`;
     case "ScaleDeployment":
       return `scaling ${a.color} to ${a.replicas}`;
+    case "RepairDeployment":
+      return `reverting a hand edit of the ${a.color} Deployment (revision ${a.revision})`;
+    case "RecordDeploymentSpec":
+      return `recording the spec hash of the ${a.color} Deployment`;
     case "SetScaleDownDeadline":
       return `setting the scale-down deadline of ${a.color}`;
     case "ApplyService":

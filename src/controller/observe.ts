@@ -8,12 +8,14 @@ import {
   imagesOf,
   parseBlueGreenDeployment,
   revisionOf,
+  specHashOf,
 } from "../api/defaults.ts";
 import {
   ANNOTATION_ABORT,
   ANNOTATION_PAUSED,
   ANNOTATION_PROMOTE,
   ANNOTATION_SCALE_DOWN_AT,
+  ANNOTATION_SPEC_HASH,
   ANNOTATION_TEMPLATE,
   LABEL_COLOR,
   LABEL_NAME,
@@ -142,6 +144,10 @@ function colorState(color: Color, dep: DeploymentObj, pods: readonly PodObj[]): 
     rolledOut,
     readyPods,
     scaleDownAt: parseDeadline(dep.metadata?.annotations?.[ANNOTATION_SCALE_DOWN_AT]),
+    specHash: specHashOf(dep.spec),
+    ...(dep.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== undefined
+      ? { recordedSpecHash: dep.metadata.annotations[ANNOTATION_SPEC_HASH] }
+      : {}),
   };
 }
 

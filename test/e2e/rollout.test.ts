@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { applyBgd, deployment, getStatus, serviceSelector, waitStatus, watchEndpoints } from "./bgd.ts";
+import {
+  applyBgd,
+  deployment,
+  getStatus,
+  operatorRequests,
+  serviceSelector,
+  waitStatus,
+  watchEndpoints,
+} from "./bgd.ts";
 import { deleteNamespace, kubectl, kubectlJson, newNamespace, waitUntil } from "./lib.ts";
 import { type OperatorProcess, startOperator } from "./operator.ts";
 
@@ -129,11 +137,29 @@ describe("rollout", { concurrency: true }, () => {
     const strategy = { promotion: { mode: "Auto", delaySeconds: 4 }, scaleDownDelaySeconds: 0 };
     await applyBgd(n, "app", { image: "app:v1", strategy });
     await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    const since = new Date();
     await applyBgd(n, "app", { image: "app:v2", strategy });
     const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
-    assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "blue");
     const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" }, 30_000);
     assert.equal(done.activeRevision, waiting.previewRevision);
+    // The delay, as the kube-apiserver saw it (polling the Service could miss it on a loaded machine):
+    // the switch came at least delaySeconds after the preview Service was pointed at the ready color.
+    const at = (name: string) =>
+      operatorRequests(n, { since, writesOnly: true }).then((events) =>
+        events
+          .filter(
+            (e) => e.verb === "patch" && e.objectRef?.resource === "services" && e.objectRef.name === name,
+          )
+          .map((e) => Date.parse(e.requestReceivedTimestamp)),
+      );
+    const [previewAt] = await at("app-preview");
+    const switches = await at("app");
+    assert.equal(switches.length, 1, "one switch");
+    assert.ok(previewAt !== undefined && switches[0] !== undefined);
+    assert.ok(
+      switches[0] - previewAt >= 4000,
+      `switched ${switches[0] - previewAt} ms after the preview was ready, before the 4 s delay`,
+    );
     // scaleDownDelaySeconds: 0 — the old color goes as soon as the new one is verified.
     await waitUntil(
       "blue scaled to 0",

@@ -28,6 +28,7 @@ const NAMES = [
   "scaling",
   "hpa",
   "drift",
+  "depdrift",
   "pause",
   "writes",
 ] as const;
@@ -296,6 +297,54 @@ describe("scenarios", { concurrency: true }, () => {
     await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
   });
 
+  it("drift: hand edits of the Deployments we own are reverted, and then left in peace", async () => {
+    const n = ns.depdrift;
+    await applyBgd(n, "app", { image: "app:v1" });
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    const spec = async (name: string) =>
+      (
+        await kubectlJson<{
+          spec: { paused?: boolean; template: { spec: { containers: { name: string; image: string }[] } } };
+        }>(["get", "deployment", name, "-n", n])
+      ).spec;
+    const asWritten = JSON.stringify(await spec("app-blue"));
+    // The live color: a new image (what `kubectl set image` on our Deployment does), a sidecar, and a pause.
+    await kubectl(["set", "image", "-n", n, "deployment/app-blue", "app=app:hacked"]);
+    await kubectl([
+      "patch",
+      "-n",
+      n,
+      "deployment",
+      "app-blue",
+      "--type",
+      "json",
+      "-p",
+      '[{"op":"add","path":"/spec/template/spec/containers/-","value":{"name":"sidecar","image":"sidecar:v1"}}]',
+    ]);
+    await kubectl(["rollout", "pause", "-n", n, "deployment/app-blue"]);
+    await waitUntil("app-blue back to the spec we wrote", 30_000, async () => {
+      return JSON.stringify(await spec("app-blue")) === asWritten;
+    });
+    const reverted = await kubectlJson<{ items: { reason: string; message: string }[] }>([
+      "get",
+      "events",
+      "-n",
+      n,
+      "--field-selector",
+      "reason=DriftReverted",
+    ]);
+    assert.ok(reverted.items.length > 0, "a DriftReverted event");
+    assert.match(reverted.items[0]?.message ?? "", /app-blue was changed outside the operator/);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    assert.equal(await color(n), "blue", "traffic never moved");
+    // Settled: the repair does not repeat itself.
+    await sleep(2000);
+    const since = new Date();
+    await sleep(3000);
+    const later = describeRequests(await operatorRequests(n, { since, writesOnly: true }));
+    assert.deepEqual(later, [], "no write once the Deployment is back");
+  });
+
   it("a pause stops the auto-promotion timer; resuming promotes after the delay", async () => {
     const n = ns.pause;
     const strategy = { promotion: { mode: "Auto", delaySeconds: 3 } };
@@ -335,6 +384,7 @@ describe("scenarios", { concurrency: true }, () => {
     );
     assert.deepEqual(writes, [
       "patch deployments app-green → 201", // the new template, to the idle color only
+      "patch deployments app-green → 200", // the hash of its spec as stored, to tell later hand edits
       "patch services app-preview → 200", // preview retargeted once every pod is ready
       "patch services app → 200", // the switch: one write
       "patch deployments app-blue → 200", // the retiring color's scale-down deadline

@@ -759,6 +759,46 @@ describe("paused: progress freezes, the live color keeps its size", () => {
   });
 });
 
+describe("drift: a hand-edited Deployment is put back", () => {
+  const edited = { specHash: "after-edit", recordedSpecHash: "as-we-wrote" };
+  table([
+    {
+      name: "a Deployment whose spec still hashes to what we recorded is left alone",
+      given: live(V1, { blue: { image: V1, specHash: "same", recordedSpecHash: "same" } }),
+      writes: [],
+      phase: "Stable",
+    },
+    {
+      name: "a hand edit of the live Deployment is reverted to its revision, with a Warning event",
+      given: live(V1, { blue: { image: V1, ...edited } }),
+      writes: [`RepairDeployment blue ${R1}`],
+      phase: "Stable",
+      expect: (p) => hasEvent(p, "Warning DriftReverted"),
+    },
+    {
+      name: "a warm old color is reverted to its own revision, not to the new one",
+      given: switched({ blue: { image: V1, scaleDownAt: T0 + 20 * SECOND, ...edited } }),
+      writes: [`RepairDeployment blue ${R1}`],
+    },
+    {
+      name: "the repair comes before the rest of the step",
+      given: live(V1, { spec: { replicas: 5 }, blue: { image: V1, replicas: 3, ...edited } }),
+      writes: [`RepairDeployment blue ${R1}`, "ScaleDeployment blue x5"],
+    },
+    {
+      name: "an edited idle color that gets the new template anyway is not repaired first",
+      given: live(V2, { green: { image: V1, replicas: 0, ...edited } }),
+      writes: [`ApplyDeployment green ${R2} x3`],
+    },
+    {
+      name: "a Deployment written without a recorded hash gets one, and nothing is reverted",
+      given: live(V1, { blue: { image: V1, specHash: "now" } }),
+      writes: ["RecordDeploymentSpec blue now"],
+      expect: (p) => assert.deepEqual(events(p), []),
+    },
+  ]);
+});
+
 describe("a reconcile that finds nothing to do writes nothing", () => {
   const settled: readonly [string, Sketch][] = [
     ["stable", live(V1, { preview: "blue" })],

@@ -96,6 +96,9 @@ export interface ColorSketch {
   readonly scaleDownAt?: number | "invalid";
   /** Written by an operator version without the template annotation: identity falls back to the revision. */
   readonly withoutTemplateAnnotation?: boolean;
+  /** The hash of its spec now, and the one recorded after our last write (drift when they differ). */
+  readonly specHash?: string;
+  readonly recordedSpecHash?: string;
 }
 
 export interface Sketch {
@@ -131,6 +134,8 @@ export function colorState(color: Color, c: ColorSketch, defaultReplicas: number
     rolledOut: c.rolledOut ?? ready >= replicas,
     readyPods: ready,
     scaleDownAt: c.scaleDownAt,
+    ...(c.specHash !== undefined ? { specHash: c.specHash } : {}),
+    ...(c.recordedSpecHash !== undefined ? { recordedSpecHash: c.recordedSpecHash } : {}),
   };
 }
 
@@ -220,6 +225,10 @@ export function describeWrite(a: Action): string | undefined {
       return `ApplyService ${a.role} ${a.color}`;
     case "MarkAborted":
       return `MarkAborted ${a.revision}`;
+    case "RepairDeployment":
+      return `RepairDeployment ${a.color} ${a.revision}`;
+    case "RecordDeploymentSpec":
+      return `RecordDeploymentSpec ${a.color} ${a.hash}`;
     case "Event":
     case "UpdateStatus":
       return undefined;

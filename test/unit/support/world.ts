@@ -260,6 +260,9 @@ export function applyAction(w: World, a: Action, o: Observed): World {
     case "MarkAborted":
       return { ...w, annotations: { ...w.annotations, abort: a.revision } };
     // The simulated world has no adopted Service (a user-made Service is not modelled).
+    // Nor hand edits of Deployments: spec hashes are not modelled (planDrift has its own tests).
+    case "RepairDeployment":
+    case "RecordDeploymentSpec":
     case "PatchPodMetadata":
     case "AddFinalizer":
     case "RemoveFinalizer":
