@@ -130,9 +130,9 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
   const dep = (c: Color) => deploymentName(owner.name, c);
   // After every write of a Deployment's spec: remember its hash as the API server stored it (defaults
   // filled in), so that a later edit by anyone else shows as drift (see planDrift).
-  const recordSpec = async (c: Color, written: unknown) => {
+  const recordSpec = async (c: Color, written: unknown, known?: string) => {
     const obj = written as { spec?: unknown; metadata?: { annotations?: Record<string, string> } };
-    const hash = specHashOf(obj.spec);
+    const hash = known ?? specHashOf(obj.spec);
     if (obj.metadata?.annotations?.[ANNOTATION_SPEC_HASH] === hash) return;
     await client.patch(
       deploymentPath(ns, dep(c)),
@@ -150,12 +150,18 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
     }
     case "RepairDeployment": {
       const current = o.colors[a.color];
-      if (current?.userTemplate === undefined) return;
+      const template = parseTemplate(current?.userTemplate);
+      if (current === undefined || template === undefined) {
+        // Its template annotation was edited too: nothing to restore from; take it as it is now.
+        if (current?.specHash !== undefined)
+          await recordSpec(a.color, { spec: undefined, metadata: {} }, current.specHash);
+        return;
+      }
       // The color's own template (a warm old color keeps its revision), rendered as we wrote it.
       const own: Desired = {
-        template: JSON.parse(current.userTemplate) as PodTemplate,
+        template,
         revision: a.revision,
-        canonical: current.userTemplate,
+        canonical: current.userTemplate ?? "",
         image: current.image,
         selector: o.desired.selector,
       };
@@ -328,6 +334,19 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
       const never: never = a;
       throw new Error(`unknown action ${JSON.stringify(never)}`);
     }
+  }
+}
+
+/** A color's bluegreen.io/template annotation as a pod template; `undefined` when absent or not one. */
+function parseTemplate(canonical: string | undefined): PodTemplate | undefined {
+  if (canonical === undefined) return undefined;
+  try {
+    const t = JSON.parse(canonical) as unknown;
+    return typeof t === "object" && t !== null && typeof (t as PodTemplate).spec === "object"
+      ? (t as PodTemplate)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 
