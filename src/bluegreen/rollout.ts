@@ -161,6 +161,9 @@ export function planRollout(
   );
 }
 
+/** Degraded reasons of the aborts the operator makes itself (a person's abort is reason Aborted). */
+const AUTOMATIC_ABORTS = new Set(["ProgressDeadlineExceeded", "SwitchedBack"]);
+
 export function planAborted(
   o: Observed,
   s: Settings,
@@ -174,7 +177,20 @@ export function planAborted(
   step.rollout = undefined;
   step.phase = "Aborted";
   step.message = `Revision ${o.desired.revision} aborted; ${active} keeps serving revision ${o.colors[active]?.revision ?? "unknown"}. Retry with: kubectl annotate bgd ${o.name} -n ${o.namespace} bluegreen.io/abort-`;
-  step.conditions.push({ type: "Degraded", status: "True", reason: "Aborted", message: step.message });
+  // Why it was aborted outlives the reconcile that aborted it: that one wrote the cause (the progress
+  // deadline, a switch back) in the Degraded condition, naming the revision; keep it while it stays aborted.
+  const cause = o.status.conditions?.find(
+    (c) =>
+      c.type === "Degraded" &&
+      c.status === "True" &&
+      AUTOMATIC_ABORTS.has(c.reason ?? "") &&
+      (c.message ?? "").includes(o.desired.revision),
+  );
+  step.conditions.push(
+    cause !== undefined
+      ? { type: "Degraded", status: "True", reason: cause.reason ?? "", message: cause.message ?? "" }
+      : { type: "Degraded", status: "True", reason: "Aborted", message: step.message },
+  );
   const dep = o.colors[idle];
   if (dep === undefined || dep.replicas === 0) return;
   const at = dep.scaleDownAt;

@@ -121,7 +121,7 @@ export function planSteady(o: Observed, s: Settings, now: number, active: Color,
         });
         step.activeColor = idle;
         step.phase = "Aborted";
-        step.message = `Switched back to ${idle}: ${active} never became ready`;
+        step.message = `Switched back to ${idle}: revision ${o.desired.revision} on ${active} never became ready after the switch`;
         step.conditions.push({
           type: "Degraded",
           status: "True",

@@ -138,15 +138,11 @@ export function deadline(
     step.requeueAt.push(at);
     return;
   }
-  const message = `Revision ${o.desired.revision} not ready within progressDeadlineSeconds (${s.progressDeadlineMs / 1000}s)`;
+  const late = `Revision ${o.desired.revision} not ready within progressDeadlineSeconds (${s.progressDeadlineMs / 1000}s)`;
+  const message = abort ? `${late}; aborted, traffic unchanged` : late;
   step.conditions.push({ type: "Degraded", status: "True", reason: "ProgressDeadlineExceeded", message });
   if (abort) {
     step.actions.push({ type: "MarkAborted", revision: o.desired.revision });
-    step.actions.push({
-      type: "Event",
-      eventType: "Warning",
-      reason: "Aborted",
-      message: `${message}; aborted, traffic unchanged`,
-    });
+    step.actions.push({ type: "Event", eventType: "Warning", reason: "Aborted", message });
   }
 }

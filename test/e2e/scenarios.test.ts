@@ -29,6 +29,7 @@ const NAMES = [
   "hpa",
   "drift",
   "depdrift",
+  "switchback",
   "pause",
   "writes",
 ] as const;
@@ -343,6 +344,65 @@ describe("scenarios", { concurrency: true }, () => {
     await sleep(3000);
     const later = describeRequests(await operatorRequests(n, { since, writesOnly: true }));
     assert.deepEqual(later, [], "no write once the Deployment is back");
+  });
+
+  it("a promoted color that does not stay ready after the switch hands traffic back to the warm color", async () => {
+    const n = ns.switchback;
+    const strategy = {
+      progressDeadlineSeconds: 5,
+      scaleDownDelaySeconds: 300,
+      abortScaleDownDelaySeconds: 0,
+    };
+    await applyBgd(n, "app", { image: "app:v1", strategy });
+    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await applyBgd(n, "app", { image: "app:v2", strategy });
+    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    // Every green pod fails its readiness probe (what a kubelet would report): no ready endpoint left.
+    const green = await kubectlJson<{ items: { metadata: { name: string } }[] }>([
+      "get",
+      "pods",
+      "-n",
+      n,
+      "-l",
+      "bluegreen.io/color=green",
+    ]);
+    assert.equal(green.items.length, 3);
+    await Promise.all(
+      green.items.map((p) =>
+        kubectl([
+          "patch",
+          "pod",
+          p.metadata.name,
+          "-n",
+          n,
+          "--subresource=status",
+          "-p",
+          '{"status":{"conditions":[{"type":"Ready","status":"False","reason":"ReadinessProbeFailed"}]}}',
+        ]),
+      ),
+    );
+    const back = await waitStatus(n, "app", { phase: "Aborted", activeColor: "blue" }, 60_000);
+    assert.equal(await color(n), "blue", "the active Service selects the warm color again");
+    assert.equal(back.activeRevision, v1.activeRevision);
+    const degraded = back.conditions?.find((c) => c.type === "Degraded");
+    assert.equal(degraded?.reason, "SwitchedBack");
+    assert.equal(await blueImage(n), "app:v1", "blue kept its template throughout");
+    const events = await kubectlJson<{ items: { message: string }[] }>([
+      "get",
+      "events",
+      "-n",
+      n,
+      "--field-selector",
+      "reason=SwitchedBack",
+    ]);
+    assert.match(events.items[0]?.message ?? "", /did not become ready within 5s after the switch/);
+    await waitUntil(
+      "green scaled down after the abort",
+      30_000,
+      async () => (await deployment(n, "app-green"))?.spec.replicas === 0,
+    );
   });
 
   it("a pause stops the auto-promotion timer; resuming promotes after the delay", async () => {

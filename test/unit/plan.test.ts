@@ -662,6 +662,50 @@ describe("aborted: traffic stays, the new color retires", () => {
       },
     },
     {
+      name: "an abort the operator made keeps its cause (deadline, switch back) as the Degraded reason while aborted",
+      given: aborted({
+        preview: "blue",
+        green: { image: V2, replicas: 0 },
+        status: {
+          phase: "Aborted",
+          conditions: [
+            {
+              type: "Degraded",
+              status: "True",
+              reason: "SwitchedBack",
+              message: `Switched back to blue: revision ${R2} on green never became ready after the switch`,
+            },
+          ],
+        },
+      }),
+      writes: [],
+      phase: "Aborted",
+      expect: (_p, st) => {
+        assert.equal(condition(st, "Degraded")?.reason, "SwitchedBack");
+        assert.match(condition(st, "Degraded")?.message ?? "", /never became ready/);
+      },
+    },
+    {
+      name: "the cause of an earlier abort of another revision is not carried over",
+      given: aborted({
+        preview: "blue",
+        green: { image: V2, replicas: 0 },
+        status: {
+          phase: "Aborted",
+          conditions: [
+            {
+              type: "Degraded",
+              status: "True",
+              reason: "ProgressDeadlineExceeded",
+              message: `Revision ${R3} not ready within progressDeadlineSeconds (600s)`,
+            },
+          ],
+        },
+      }),
+      writes: [],
+      expect: (_p, st) => assert.equal(condition(st, "Degraded")?.reason, "Aborted"),
+    },
+    {
       name: "an approval does not override an abort of the same revision",
       given: aborted({ annotations: { abort: R2, promote: R2 } }),
       writes: ["ApplyService preview blue", `SetScaleDownDeadline green ${iso(T0 + 30 * SECOND)}`],
