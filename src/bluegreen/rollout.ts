@@ -183,12 +183,12 @@ export function planAborted(
     (c) =>
       c.type === "Degraded" &&
       c.status === "True" &&
-      AUTOMATIC_ABORTS.has(c.reason ?? "") &&
-      (c.message ?? "").includes(o.desired.revision),
+      AUTOMATIC_ABORTS.has(c.reason) &&
+      c.message.includes(o.desired.revision),
   );
   step.conditions.push(
     cause !== undefined
-      ? { type: "Degraded", status: "True", reason: cause.reason ?? "", message: cause.message ?? "" }
+      ? { type: "Degraded", status: "True", reason: cause.reason, message: cause.message }
       : { type: "Degraded", status: "True", reason: "Aborted", message: step.message },
   );
   const dep = o.colors[idle];

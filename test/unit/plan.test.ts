@@ -672,6 +672,7 @@ describe("aborted: traffic stays, the new color retires", () => {
             {
               type: "Degraded",
               status: "True",
+              lastTransitionTime: iso(T0 - 10 * SECOND),
               reason: "SwitchedBack",
               message: `Switched back to blue: revision ${R2} on green never became ready after the switch`,
             },
@@ -696,6 +697,7 @@ describe("aborted: traffic stays, the new color retires", () => {
             {
               type: "Degraded",
               status: "True",
+              lastTransitionTime: iso(T0 - 10 * SECOND),
               reason: "ProgressDeadlineExceeded",
               message: `Revision ${R3} not ready within progressDeadlineSeconds (600s)`,
             },
