@@ -107,9 +107,25 @@ export async function createEvent(
   });
 }
 
-async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
+/** What one execute() learns as it goes: the BGD's resourceVersion after our own writes of it. */
+interface Progress {
+  resourceVersion: string;
+}
+
+async function executeOne(ctx: ExecuteContext, a: Action, progress: Progress): Promise<void> {
   const { observed: o, owner } = ctx;
   const ns = owner.namespace;
+  // A write of the BGD's own metadata (abort annotation, finalizer) changes its resourceVersion, and
+  // the status write that ends the plan is conditional on it. Our own write is no reason to throw the
+  // status away (it would lose e.g. why we aborted), so the status goes with the new version, unless
+  // the spec changed meanwhile (a new generation): then the 409 and a re-plan are right.
+  const patchOwn = async (body: unknown) => {
+    const r = (await ctx.client.patch(bgdPath(ns, owner.name), body, "merge")) as {
+      metadata?: { generation?: number; resourceVersion?: string };
+    };
+    if (r?.metadata?.generation === o.generation && r.metadata.resourceVersion !== undefined)
+      progress.resourceVersion = r.metadata.resourceVersion;
+  };
   // Every Deployment/Service write reports what it produced (see ExecuteContext.onWritten).
   const wrote = (kind: Written["kind"], name: string) => (obj: unknown) => {
     ctx.onWritten?.({ kind, name, resourceVersion: rvOf(obj) });
@@ -259,11 +275,7 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
       return;
     }
     case "MarkAborted":
-      await client.patch(
-        bgdPath(ns, owner.name),
-        { metadata: { annotations: { "bluegreen.io/abort": a.revision } } },
-        "merge",
-      );
+      await patchOwn({ metadata: { annotations: { "bluegreen.io/abort": a.revision } } });
       return;
     case "AddFinalizer":
     case "RemoveFinalizer": {
@@ -271,11 +283,7 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
       const finalizers = a.type === "AddFinalizer" ? [...others, HANDBACK_FINALIZER] : others;
       // Lists are replaced whole by a merge patch: conditional on our resourceVersion, so a
       // finalizer someone else added meanwhile is not lost (409 → re-plan).
-      await client.patch(
-        bgdPath(ns, owner.name),
-        { metadata: { resourceVersion: ctx.resourceVersion, finalizers } },
-        "merge",
-      );
+      await patchOwn({ metadata: { resourceVersion: progress.resourceVersion, finalizers } });
       return;
     }
     case "HandBackService": {
@@ -312,11 +320,7 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
       );
       return;
     case "ClearAborted":
-      await client.patch(
-        bgdPath(ns, owner.name),
-        { metadata: { annotations: { "bluegreen.io/abort": null } } },
-        "merge",
-      );
+      await patchOwn({ metadata: { annotations: { "bluegreen.io/abort": null } } });
       return;
     case "Event":
       await createEvent(ctx.client, owner, a.eventType, a.reason, a.message);
@@ -326,7 +330,7 @@ async function executeOne(ctx: ExecuteContext, a: Action): Promise<void> {
       await client.replace(`${bgdPath(ns, owner.name)}/status`, {
         apiVersion: API_VERSION,
         kind: KIND,
-        metadata: { name: owner.name, namespace: ns, resourceVersion: ctx.resourceVersion },
+        metadata: { name: owner.name, namespace: ns, resourceVersion: progress.resourceVersion },
         status: a.status,
       });
       return;
@@ -385,9 +389,10 @@ function describe(a: Action): string {
 
 export async function execute(ctx: ExecuteContext, actions: readonly Action[]): Promise<void> {
   const { owner } = ctx;
+  const progress: Progress = { resourceVersion: ctx.resourceVersion };
   for (const a of actions) {
     try {
-      await executeOne(ctx, a);
+      await executeOne(ctx, a, progress);
       if (a.type !== "Event" && a.type !== "UpdateStatus") {
         ctx.log?.(capitalize(describe(a)), { reason: "reason" in a ? a.reason : undefined });
       }
