@@ -142,6 +142,9 @@ export function deadline(
   const message = abort ? `${late}; aborted, traffic unchanged` : late;
   step.conditions.push({ type: "Degraded", status: "True", reason: "ProgressDeadlineExceeded", message });
   if (abort) {
+    // Reported as what it now is; the next reconcile (planAborted) retires the new color.
+    step.phase = "Aborted";
+    step.message = message;
     step.actions.push({ type: "MarkAborted", revision: o.desired.revision });
     step.actions.push({ type: "Event", eventType: "Warning", reason: "Aborted", message });
   }

@@ -566,6 +566,7 @@ describe("rollout: the progress deadline", () => {
       name: "a never-ready revision past the deadline is aborted and traffic never moves",
       given: rollingOut({ image: V2, ready: 0 }, {}, DEADLINE + SECOND),
       writes: [`MarkAborted ${R2}`],
+      phase: "Aborted",
       expect: (p, st) => {
         hasEvent(p, "Warning Aborted");
         assert.equal(st.activeColor, "blue");
