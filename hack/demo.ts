@@ -89,7 +89,7 @@ function snapshot(): { line: string; status: Status } {
 async function watchUntil(what: string, done: (s: Status) => boolean, timeoutMs = 180_000): Promise<Status> {
   let last = "";
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const show = () => {
     const { line, status } = snapshot();
     if (line !== last) {
       say(line);
@@ -97,7 +97,15 @@ async function watchUntil(what: string, done: (s: Status) => boolean, timeoutMs 
         console.log(`${" ".repeat(10)}${status.message}`);
       last = line;
     }
-    if (done(status)) return status;
+    return status;
+  };
+  for (;;) {
+    const status = show();
+    if (done(status)) {
+      // done() may have read the cluster after the snapshot: show the state it saw too.
+      show();
+      return status;
+    }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(250);
   }
