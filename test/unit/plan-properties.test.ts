@@ -481,8 +481,15 @@ const isDone = (w: World): boolean => {
   return w.status.phase === "Stable" && d !== undefined && d.revision === desiredRevision(w);
 };
 
-/** PLAN_RUNS=5000 for a longer hunt; the default keeps `make test` quick. */
-const numRuns = (n: number) => Number(process.env.PLAN_RUNS ?? n);
+/**
+ * PLAN_RUNS=5000 for a longer hunt; the default keeps `make test` quick. A failure prints fast-check's
+ * seed and path: PLAN_SEED=<seed> PLAN_PATH=<path> replays exactly that counterexample.
+ */
+const params = (n: number) => ({
+  numRuns: Number(process.env.PLAN_RUNS ?? n),
+  ...(process.env.PLAN_SEED !== undefined ? { seed: Number(process.env.PLAN_SEED) } : {}),
+  ...(process.env.PLAN_PATH !== undefined ? { path: process.env.PLAN_PATH } : {}),
+});
 
 describe("planner properties", () => {
   it("keeps traffic on one ready, approved color and never touches the live color, over any events and crashes", () => {
@@ -490,7 +497,7 @@ describe("planner properties", () => {
       fc.property(specArb, startArb, commandsArb(80, 5), (spec, start, commands) => {
         runCommands(spec, start, commands);
       }),
-      { numRuns: numRuns(400) },
+      params(400),
     );
   });
 
@@ -518,7 +525,7 @@ describe("planner properties", () => {
       fc.property(specArb, startArb, commandsArb(80, 5), (spec, start, commands) => {
         runCommands(spec, start, commands, { ...CORE, strictRest: true });
       }),
-      { numRuns: numRuns(300) },
+      params(300),
     );
   });
 
@@ -527,7 +534,7 @@ describe("planner properties", () => {
       fc.property(specArb, startArb, commandsArb(80, 5), (spec, start, commands) => {
         runCommands(spec, start, commands, { ...CORE, fairDeadline: true });
       }),
-      { numRuns: numRuns(1500) },
+      params(1500),
     );
   });
 
@@ -582,7 +589,7 @@ describe("planner properties", () => {
           );
         },
       ),
-      { numRuns: numRuns(200) },
+      params(200),
     );
   });
 });
