@@ -338,12 +338,15 @@ describe("scenarios", { concurrency: true }, () => {
     assert.match(reverted.items[0]?.message ?? "", /app-blue was changed outside the operator/);
     await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
     assert.equal(await color(n), "blue", "traffic never moved");
-    // Settled: the repair does not repeat itself.
+    // Settled: the repair does not repeat itself. (Status writes may go on for a while: the hand edit
+    // made the Deployment controller replace the live pods, and their readiness comes and goes.)
     await sleep(2000);
     const since = new Date();
     await sleep(3000);
-    const later = describeRequests(await operatorRequests(n, { since, writesOnly: true }));
-    assert.deepEqual(later, [], "no write once the Deployment is back");
+    const later = describeRequests(await operatorRequests(n, { since, writesOnly: true })).filter(
+      (w) => w.includes(" deployments ") || w.includes(" services "),
+    );
+    assert.deepEqual(later, [], "no Deployment or Service write once the Deployment is back");
   });
 
   it("a promoted color that does not stay ready after the switch hands traffic back to the warm color", async () => {
