@@ -5,7 +5,7 @@
  * can be killed between any two writes and finish correctly on restart.
  */
 import { planPodMetadata } from "./podmeta.ts";
-import { deploymentName } from "./render.ts";
+import { deploymentName, parsePodTemplate } from "./render.ts";
 import { planAborted, planPaused, planRollout } from "./rollout.ts";
 import { classify, liveColor, settingsOf } from "./situation.ts";
 import { finish } from "./status.ts";
@@ -97,8 +97,13 @@ function planDrift(o: Observed, planned: readonly Action[]): Action[] {
     if (dep?.specHash === undefined || dep.specHash === dep.recordedSpecHash) continue;
     // A new template for this color is written anyway (and its hash recorded with it).
     if (planned.some((a) => a.type === "ApplyDeployment" && a.color === c)) continue;
-    if (dep.recordedSpecHash === undefined || dep.userTemplate === undefined || dep.revision === undefined) {
-      // Written by an operator that recorded no hash: what it is now becomes the reference.
+    if (
+      dep.recordedSpecHash === undefined ||
+      dep.revision === undefined ||
+      parsePodTemplate(dep.userTemplate) === undefined
+    ) {
+      // Written by an operator that recorded no hash, or its template annotation was edited too:
+      // nothing to restore from, so what it is now becomes the reference.
       actions.push({ type: "RecordDeploymentSpec", color: c, hash: dep.specHash });
       continue;
     }

@@ -118,6 +118,43 @@ export function renderDeployment(
   };
 }
 
+/** A color's bluegreen.io/template annotation as a pod template; `undefined` when absent or not one. */
+export function parsePodTemplate(canonical: string | undefined): PodTemplate | undefined {
+  if (canonical === undefined) return undefined;
+  try {
+    const t = JSON.parse(canonical) as unknown;
+    return typeof t === "object" && t !== null && typeof (t as PodTemplate).spec === "object"
+      ? (t as PodTemplate)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The JSON patch that puts a hand-edited color Deployment back: its own template (`own`: a warm old
+ * color keeps its revision), our strategy, and the fields we never set back at their defaults (a
+ * `kubectl rollout pause` included). JSON patch "add" replaces whole values, so a container or env var
+ * someone added goes too, which server-side apply would keep (it only removes fields it owned).
+ */
+export function renderDeploymentRepair(
+  spec: BlueGreenDeploymentSpec,
+  owner: Owner,
+  own: Desired,
+  color: Color,
+): { op: "add"; path: string; value: unknown }[] {
+  const body = renderDeployment(spec, owner, own, color, 0) as { spec: Record<string, unknown> };
+  const fields: Record<string, unknown> = {
+    template: body.spec.template,
+    strategy: body.spec.strategy,
+    revisionHistoryLimit: body.spec.revisionHistoryLimit,
+    minReadySeconds: 0,
+    progressDeadlineSeconds: 600,
+    paused: false,
+  };
+  return Object.entries(fields).map(([f, value]) => ({ op: "add", path: `/spec/${f}`, value }));
+}
+
 export function servicePort(spec: BlueGreenDeploymentSpec, desired: Desired): Record<string, unknown> {
   const containers = (desired.template.spec.containers ?? []) as ReadonlyArray<{
     ports?: { containerPort?: number }[];

@@ -4,7 +4,7 @@
  * resourceVersion that was read (PUT), so a concurrent change is never overwritten: on a conflict the
  * object is read again and the edit re-decided.
  */
-import { isConflict } from "../controller/kube.ts";
+import { isConflict } from "../controller/api-errors.ts";
 import { getBgd } from "./fetch.ts";
 import { type Json, rec } from "./objects.ts";
 import { bgdPath, bgdTarget, CliError, explain, type Session, withTarget } from "./session.ts";

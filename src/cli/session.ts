@@ -4,7 +4,8 @@
  * one-line message a person can act on and the exit code to leave with.
  */
 import { API_VERSION, GROUP, PLURAL } from "../api/labels.ts";
-import { ApiError, KubeClient, PooledKubeConfig, TransportError } from "../controller/kube.ts";
+import { ApiError, TransportError } from "../controller/api-errors.ts";
+import { KubeClient, PooledKubeConfig } from "../controller/kube.ts";
 import { isRecord, str } from "./objects.ts";
 
 /** Leaves the process with `exitCode` and prints `message` (already formatted, one line) on stderr. */

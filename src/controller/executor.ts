@@ -11,8 +11,10 @@ import {
   colorSelector,
   deploymentName,
   type Owner,
+  parsePodTemplate,
   previewServiceName,
   renderDeployment,
+  renderDeploymentRepair,
   renderService,
 } from "../bluegreen/render.ts";
 import {
@@ -22,9 +24,9 @@ import {
   type Desired,
   HANDBACK_FINALIZER,
   type Observed,
-  type PodTemplate,
 } from "../bluegreen/types.ts";
-import { ApiError, type KubeClient, type PatchType } from "./kube.ts";
+import { ApiError } from "./api-errors.ts";
+import type { KubeClient, PatchType } from "./kube.ts";
 
 export const bgdPath = (ns: string, name?: string): string =>
   `/apis/bluegreen.io/v1/namespaces/${ns}/${PLURAL}${name === undefined ? "" : `/${name}`}`;
@@ -146,16 +148,17 @@ async function executeOne(ctx: ExecuteContext, a: Action, progress: Progress): P
   const dep = (c: Color) => deploymentName(owner.name, c);
   // After every write of a Deployment's spec: remember its hash as the API server stored it (defaults
   // filled in), so that a later edit by anyone else shows as drift (see planDrift).
-  const recordSpec = async (c: Color, written: unknown, known?: string) => {
-    const obj = written as { spec?: unknown; metadata?: { annotations?: Record<string, string> } };
-    const hash = known ?? specHashOf(obj.spec);
-    if (obj.metadata?.annotations?.[ANNOTATION_SPEC_HASH] === hash) return;
-    await client.patch(
+  const writeSpecHash = (c: Color, hash: string) =>
+    client.patch(
       deploymentPath(ns, dep(c)),
       { metadata: { annotations: { [ANNOTATION_SPEC_HASH]: hash } } },
       "merge",
       wrote("deployment", dep(c)),
     );
+  const recordSpec = async (c: Color, written: unknown) => {
+    const obj = written as { spec?: unknown; metadata?: { annotations?: Record<string, string> } };
+    const hash = specHashOf(obj.spec);
+    if (obj.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== hash) await writeSpecHash(c, hash);
   };
   switch (a.type) {
     case "ApplyDeployment": {
@@ -166,39 +169,19 @@ async function executeOne(ctx: ExecuteContext, a: Action, progress: Progress): P
     }
     case "RepairDeployment": {
       const current = o.colors[a.color];
-      const template = parseTemplate(current?.userTemplate);
-      if (current === undefined || template === undefined) {
-        // Its template annotation was edited too: nothing to restore from; take it as it is now.
-        if (current?.specHash !== undefined)
-          await recordSpec(a.color, { spec: undefined, metadata: {} }, current.specHash);
-        return;
-      }
-      // The color's own template (a warm old color keeps its revision), rendered as we wrote it.
+      const template = parsePodTemplate(current?.userTemplate);
+      // planDrift records the hash instead when there is no template to restore from.
+      if (current?.userTemplate === undefined || template === undefined) return;
       const own: Desired = {
         template,
         revision: a.revision,
-        canonical: current.userTemplate ?? "",
+        canonical: current.userTemplate,
         image: current.image,
         selector: o.desired.selector,
       };
-      const body = renderDeployment(o.spec, owner, own, a.color, current.replicas) as {
-        spec: Record<string, unknown>;
-      };
-      // JSON patch "add" replaces whole values: a container or env var someone added goes too, which
-      // server-side apply would keep (it only removes fields it owned). The fields we do not set go
-      // back to their defaults (a `kubectl rollout pause` included).
-      const spec: Record<string, unknown> = {
-        template: body.spec.template,
-        strategy: body.spec.strategy,
-        revisionHistoryLimit: body.spec.revisionHistoryLimit,
-        minReadySeconds: 0,
-        progressDeadlineSeconds: 600,
-        paused: false,
-      };
-      const ops = Object.entries(spec).map(([f, value]) => ({ op: "add", path: `/spec/${f}`, value }));
       const r = await client.patch(
         deploymentPath(ns, dep(a.color)),
-        ops,
+        renderDeploymentRepair(o.spec, owner, own, a.color),
         "json",
         wrote("deployment", dep(a.color)),
       );
@@ -206,12 +189,7 @@ async function executeOne(ctx: ExecuteContext, a: Action, progress: Progress): P
       return;
     }
     case "RecordDeploymentSpec":
-      await client.patch(
-        deploymentPath(ns, dep(a.color)),
-        { metadata: { annotations: { [ANNOTATION_SPEC_HASH]: a.hash } } },
-        "merge",
-        wrote("deployment", dep(a.color)),
-      );
+      await writeSpecHash(a.color, a.hash);
       return;
     case "ScaleDeployment":
       await client.patch(
@@ -338,19 +316,6 @@ async function executeOne(ctx: ExecuteContext, a: Action, progress: Progress): P
       const never: never = a;
       throw new Error(`unknown action ${JSON.stringify(never)}`);
     }
-  }
-}
-
-/** A color's bluegreen.io/template annotation as a pod template; `undefined` when absent or not one. */
-function parseTemplate(canonical: string | undefined): PodTemplate | undefined {
-  if (canonical === undefined) return undefined;
-  try {
-    const t = JSON.parse(canonical) as unknown;
-    return typeof t === "object" && t !== null && typeof (t as PodTemplate).spec === "object"
-      ? (t as PodTemplate)
-      : undefined;
-  } catch {
-    return undefined;
   }
 }
 

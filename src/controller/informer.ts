@@ -6,7 +6,8 @@
  * exponential backoff while the apiserver is unreachable. Quiet periods need no traffic: the watch
  * has no client idle timeout, and the server ends it after a randomized `timeoutSeconds`.
  */
-import { isGone, type ListWatcher, type Query, type WatchEvent } from "./kube.ts";
+import { isGone } from "./api-errors.ts";
+import type { ListWatcher, Query, WatchEvent } from "./kube.ts";
 
 export interface ObjectMeta {
   readonly name?: string;

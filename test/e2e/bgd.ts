@@ -81,6 +81,24 @@ export async function waitStatus(
   });
 }
 
+/**
+ * The common opening of many scenarios: `app:v1` Stable on blue, then `app:v2` previewed, approved by
+ * its revision and Stable on green. Returns the two statuses a test compares against.
+ */
+export async function promotedV2(
+  ns: string,
+  name: string,
+  strategy: Record<string, unknown>,
+): Promise<{ v1: BgdStatus; waiting: BgdStatus }> {
+  await applyBgd(ns, name, { image: `${name}:v1`, strategy });
+  const v1 = await waitStatus(ns, name, { phase: "Stable", activeColor: "blue" });
+  await applyBgd(ns, name, { image: `${name}:v2`, strategy });
+  const waiting = await waitStatus(ns, name, { phase: "AwaitingPromotion" });
+  await kubectl(["annotate", "-n", ns, "bgd", name, `bluegreen.io/promote=${waiting.previewRevision}`]);
+  await waitStatus(ns, name, { phase: "Stable", activeColor: "green" });
+  return { v1, waiting };
+}
+
 export async function serviceSelector(ns: string, svc: string): Promise<Record<string, string> | undefined> {
   const s = await kubectlJson<{ spec?: { selector?: Record<string, string> } }>([
     "get",

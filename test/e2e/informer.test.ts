@@ -5,13 +5,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Informer, type KubeObject } from "../../src/controller/informer.ts";
 import {
   ApiError,
   isAlreadyExists,
   isConflict,
   isInvalid,
   isNotFound,
+} from "../../src/controller/api-errors.ts";
+import { Informer, type KubeObject } from "../../src/controller/informer.ts";
+import {
   KubeClient,
   type ListPage,
   type ListWatcher,

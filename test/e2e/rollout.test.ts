@@ -11,6 +11,7 @@ import {
   deployment,
   getStatus,
   operatorRequests,
+  promotedV2,
   serviceSelector,
   waitStatus,
   watchEndpoints,
@@ -199,12 +200,7 @@ describe("rollout", { concurrency: true }, () => {
   it("rolls back instantly to the warm previous color by re-applying it, without approval", async () => {
     const n = ns.rollback;
     const strategy = { scaleDownDelaySeconds: 300 };
-    await applyBgd(n, "app", { image: "app:v1", strategy });
-    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
-    await applyBgd(n, "app", { image: "app:v2", strategy });
-    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
-    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
-    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    const { v1 } = await promotedV2(n, "app", strategy);
     assert.equal((await deployment(n, "app-blue"))?.spec.replicas, 3, "blue stays warm");
 
     await applyBgd(n, "app", { image: "app:v1", strategy });

@@ -12,6 +12,7 @@ import {
   describeRequests,
   getStatus,
   operatorRequests,
+  promotedV2,
   serviceSelector,
   waitStatus,
 } from "./bgd.ts";
@@ -356,12 +357,7 @@ describe("scenarios", { concurrency: true }, () => {
       scaleDownDelaySeconds: 300,
       abortScaleDownDelaySeconds: 0,
     };
-    await applyBgd(n, "app", { image: "app:v1", strategy });
-    const v1 = await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
-    await applyBgd(n, "app", { image: "app:v2", strategy });
-    const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
-    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
-    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    const { v1 } = await promotedV2(n, "app", strategy);
     // Every green pod fails its readiness probe (what a kubelet would report): no ready endpoint left.
     const green = await kubectlJson<{ items: { metadata: { name: string } }[] }>([
       "get",

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ApiError } from "../../src/controller/api-errors.ts";
 import { diffRelist, Informer, type KubeObject } from "../../src/controller/informer.ts";
-import {
-  ApiError,
-  type ListPage,
-  type ListWatcher,
-  type Query,
-  type WatchEvent,
-} from "../../src/controller/kube.ts";
+import type { ListPage, ListWatcher, Query, WatchEvent } from "../../src/controller/kube.ts";
 
 interface ConfigMap extends KubeObject {
   readonly metadata: {

@@ -7,11 +7,9 @@ import {
   isAlreadyExists,
   isConflict,
   isGone,
-  KubeClient,
-  resourcePath,
   TransportError,
-  type WatchEvent,
-} from "../../src/controller/kube.ts";
+} from "../../src/controller/api-errors.ts";
+import { KubeClient, resourcePath, type WatchEvent } from "../../src/controller/kube.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

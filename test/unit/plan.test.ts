@@ -648,6 +648,18 @@ describe("rollout: the progress deadline", () => {
 
 describe("aborted: traffic stays, the new color retires", () => {
   const aborted = (extra: Partial<Sketch> = {}) => awaiting({ annotations: { abort: R2 }, ...extra });
+  /** Aborted and retired, with the Degraded condition an earlier reconcile wrote. */
+  const abortedBy = (reason: string, message: string) =>
+    aborted({
+      preview: "blue",
+      green: { image: V2, replicas: 0 },
+      status: {
+        phase: "Aborted",
+        conditions: [
+          { type: "Degraded", status: "True", lastTransitionTime: iso(T0 - 10 * SECOND), reason, message },
+        ],
+      },
+    });
   table([
     {
       name: "abort while waiting for promotion keeps traffic, points the preview back and sets a scale-down deadline",
@@ -664,22 +676,10 @@ describe("aborted: traffic stays, the new color retires", () => {
     },
     {
       name: "an abort the operator made keeps its cause (deadline, switch back) as the Degraded reason while aborted",
-      given: aborted({
-        preview: "blue",
-        green: { image: V2, replicas: 0 },
-        status: {
-          phase: "Aborted",
-          conditions: [
-            {
-              type: "Degraded",
-              status: "True",
-              lastTransitionTime: iso(T0 - 10 * SECOND),
-              reason: "SwitchedBack",
-              message: `Switched back to blue: revision ${R2} on green never became ready after the switch`,
-            },
-          ],
-        },
-      }),
+      given: abortedBy(
+        "SwitchedBack",
+        `Switched back to blue: revision ${R2} on green never became ready after the switch`,
+      ),
       writes: [],
       phase: "Aborted",
       expect: (_p, st) => {
@@ -689,22 +689,10 @@ describe("aborted: traffic stays, the new color retires", () => {
     },
     {
       name: "the cause of an earlier abort of another revision is not carried over",
-      given: aborted({
-        preview: "blue",
-        green: { image: V2, replicas: 0 },
-        status: {
-          phase: "Aborted",
-          conditions: [
-            {
-              type: "Degraded",
-              status: "True",
-              lastTransitionTime: iso(T0 - 10 * SECOND),
-              reason: "ProgressDeadlineExceeded",
-              message: `Revision ${R3} not ready within progressDeadlineSeconds (600s)`,
-            },
-          ],
-        },
-      }),
+      given: abortedBy(
+        "ProgressDeadlineExceeded",
+        `Revision ${R3} not ready within progressDeadlineSeconds (600s)`,
+      ),
       writes: [],
       expect: (_p, st) => assert.equal(condition(st, "Degraded")?.reason, "Aborted"),
     },
@@ -842,6 +830,11 @@ describe("drift: a hand-edited Deployment is put back", () => {
       given: live(V1, { blue: { image: V1, specHash: "now" } }),
       writes: ["RecordDeploymentSpec blue now"],
       expect: (p) => assert.deepEqual(events(p), []),
+    },
+    {
+      name: "a drifted Deployment whose template annotation is gone too gets its hash recorded, not a repair",
+      given: live(V1, { blue: { image: V1, withoutTemplateAnnotation: true, ...edited } }),
+      writes: ["RecordDeploymentSpec blue after-edit"],
     },
   ]);
 });
