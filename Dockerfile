@@ -2,6 +2,9 @@
 # The operator image: TypeScript compiled in a build stage, production dependencies only, run as a
 # non-root user on a read-only root filesystem (nothing is written outside /tmp).
 #   docker build -t bluegreen-operator:0.1.0 .
+# Without a container engine or registry, `make image` (hack/build-image.sh) assembles the same layout
+# (/app/dist, /app/node_modules, /app/package.json, user 65532, this entrypoint) on a Debian base made
+# locally with mmdebstrap; test/e2e/image.test.ts builds and runs that image.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # 1. Compile src/ to dist/ (devDependencies: TypeScript and the type definitions).
@@ -12,7 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+COPY hack/build-ui.ts ./hack/
+RUN npx tsc -p tsconfig.build.json && node hack/build-ui.ts
 
 # 2. Production dependencies only.
 FROM ${NODE_IMAGE} AS deps

@@ -33,26 +33,32 @@ manifests: node_modules ## Generate the CRD YAML (deploy/crd and the Helm chart'
 	$(NODE) hack/generate-manifests.ts
 	cp deploy/crd/bluegreen.io_bluegreendeployments.yaml charts/bluegreen-operator/crds/
 
-build: node_modules manifests ## Compile TypeScript to dist/ and put the kubectl plugin at bin/kubectl-bluegreen.
+build: node_modules manifests ## Compile TypeScript to dist/ (the dashboard page to dist/ui/); the kubectl plugin at bin/kubectl-bluegreen.
 	npx tsc -p tsconfig.build.json
+	$(NODE) hack/build-ui.ts
 	@mkdir -p bin
 	@printf '#!/usr/bin/env bash\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/$(NODE)" "$(CURDIR)/dist/src/cli/main.js" > bin/kubectl-bluegreen
 	@chmod +x bin/kubectl-bluegreen
 
-plugin: node_modules ## Bundle the kubectl plugin into one file, dist/kubectl-bluegreen (needs Node >= 24 on PATH).
+# Where the project is published: the krew manifest's homepage and release downloads.
+PROJECT_URL ?= https://github.com/bluegreen-operator/bluegreen-operator
+
+plugin: node_modules ## Bundle the kubectl plugin (dashboard page included) into dist/kubectl-bluegreen, its krew archive and manifest (dist/krew/).
 	@mkdir -p dist
-	npx esbuild src/cli/main.ts --bundle --platform=node --format=esm --target=node24 --log-level=warning \
-	  --outfile=dist/kubectl-bluegreen \
-	  '--banner:js=import { createRequire as __bgoCreateRequire } from "node:module"; const require = __bgoCreateRequire(import.meta.url);'
-	@chmod +x dist/kubectl-bluegreen
+	$(NODE) hack/build-ui.ts --plugin
+	@PROJECT_URL=$(PROJECT_URL) $(NODE) hack/krew-manifest.ts
 	@echo "dist/kubectl-bluegreen: copy it onto your PATH; then: kubectl bluegreen --help"
+
+image: node_modules debian-packages ## Build the operator image as an OCI archive in dist/image/ (no container engine; `podman load -i`).
+	bash hack/build-image.sh dist/image
 
 lint: node_modules ## Format check, lint (biome) and type-check (tsc).
 	npx biome check .
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p src/ui/client/tsconfig.json --noEmit
 	$(NODE) hack/generate-manifests.ts --check
 
-debian-packages: ## Install the Debian packages the tests use (openssl, tmux, prometheus) when missing.
+debian-packages: ## Install the Debian packages the tests use (hack/debian-packages.sh lists them) when missing.
 	bash hack/debian-packages.sh
 
 test: node_modules binaries debian-packages lint ## Lint, unit tests, then e2e tests on one local control plane.
@@ -62,11 +68,11 @@ test: node_modules binaries debian-packages lint ## Lint, unit tests, then e2e t
 test-unit: node_modules ## Unit and property tests only (no cluster).
 	$(NODE) --test --test-reporter=spec 'test/unit/**/*.test.ts'
 
-test-e2e: node_modules binaries ## E2E tests only (starts its own control plane). FILTER=<file substring> to select.
+test-e2e: node_modules binaries debian-packages ## E2E tests only (starts its own control plane). FILTER=<file substring> to select.
 	$(NODE) test/run-e2e.ts $(FILTER)
 
 ##@ Local control plane
-cluster-up: node_modules binaries ## Start etcd, kube-apiserver, controller-manager, scheduler and kwok in .cluster/.
+cluster-up: node_modules binaries debian-packages ## Start the control plane, kwok, and kube-proxy + podsim in a private network namespace (.cluster/netns-exec).
 	$(NODE) test/harness/cluster-cli.ts up
 
 cluster-down: node_modules ## Stop exactly the processes cluster-up started.
@@ -80,16 +86,23 @@ install: manifests ## Install the CRD into $KUBECONFIG's cluster.
 uninstall: ## Remove the CRD (and every BlueGreenDeployment) from $KUBECONFIG's cluster.
 	$(KUBECTL) delete --ignore-not-found -f deploy/crd/bluegreen.io_bluegreendeployments.yaml
 
-run: node_modules install ## Run the operator in the foreground against $KUBECONFIG.
-	$(NODE) src/runtime/main.ts
+# Against the local control plane the operator runs inside its network namespace, where ClusterIPs answer.
+ifeq ($(KUBECONFIG),$(CURDIR)/.cluster/kubeconfig)
+RUN_PREFIX := $(if $(wildcard $(CURDIR)/.cluster/netns-exec),$(CURDIR)/.cluster/netns-exec )
+endif
+run: node_modules install ## Run the operator in the foreground against $KUBECONFIG (local cluster: in its network namespace).
+	$(RUN_PREFIX)$(NODE) src/runtime/main.ts
 
 deploy: manifests ## Apply the operator's manifests (RBAC, Deployment) to $KUBECONFIG's cluster.
 	$(KUBECTL) apply --server-side --force-conflicts -f deploy/crd/ -f deploy/operator/namespace.yaml -f deploy/rbac/ -f deploy/operator/
 
-demo: node_modules binaries ## Bring up the local control plane, run the operator and do a real blue→green rollout.
+demo: node_modules binaries debian-packages ## Bring up the local control plane, run the operator and do a real blue→green rollout.
 	$(NODE) hack/demo.ts
 
-bench: node_modules binaries ## Benchmarks: promote→switch latency, writes per no-op reconcile; prints a table, writes JSON.
-	$(NODE) bench/run.ts
+soak: node_modules binaries debian-packages ## kill -9 of the operator at every phase of KILLS releases (default 20) under load.
+	BGO_KILLS_PER_PHASE=$${KILLS:-20} $(NODE) test/run-e2e.ts traffic-kill
 
-.PHONY: help debian-packages binaries plugin manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench
+bench: node_modules binaries debian-packages ## Benchmarks: promote→switch latency (server-side and as traffic sees it), writes per no-op reconcile. SIZE=N: N BGDs at scale (convergence, restart writes, memory). Prints a table, writes JSON.
+	$(if $(SIZE),BENCH_SIZE=$(SIZE) $(NODE) bench/scale.ts,$(NODE) bench/run.ts)
+
+.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench soak

@@ -1,7 +1,7 @@
 /**
  * The operator's memory: resident set size idle (caches synced, nothing to do) and during rollouts,
  * read from /proc/<pid>/status (VmRSS) of the real process, on the cluster in $KUBECONFIG
- * (`make cluster-up` first). Also times leader failover after SIGKILL with the default lease
+ * (`make cluster-up install` first). Also times leader failover after SIGKILL with the default lease
  * timings (15 s / 10 s / 2 s), from the kill to the standby's acquireTime in the Lease.
  *
  *   KUBECONFIG=.cluster/kubeconfig node bench/rss.ts [--bgds 20] [--failovers 5]
@@ -18,6 +18,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { binDir } from "../test/harness/cluster.ts";
+import { operatorEnv } from "./common.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
 const run = promisify(execFile);
@@ -37,14 +38,14 @@ function startOperator(ns: string, extra: string[] = []) {
   const child = spawn(
     process.execPath,
     [
-      join(REPO, "src/runtime/main.ts"),
+      process.env.BGO_ENTRY ?? join(REPO, "src/runtime/main.ts"),
       "-n",
       ns,
       "--metrics-bind-address=",
       "--health-probe-bind-address=",
       ...extra,
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    { stdio: ["ignore", "pipe", "inherit"], env: operatorEnv() },
   );
   const lines: Record<string, unknown>[] = [];
   let buf = "";

@@ -2,21 +2,28 @@
  * `make bench`: on a fresh local control plane, measures
  *  - promote → switch: from the kube-apiserver receiving the promote annotation request to it receiving the
  *    operator's write of the active Service selector, both read from the audit log (20 rollouts);
+ *  - the switch as traffic sees it: under a steady load on the active Service's ClusterIP (through
+ *    kube-proxy to podsim's pods, inside the cluster's network namespace), the time from the promote
+ *    annotation to the first request answered by the new revision and to the last one answered by
+ *    the old revision (p50/p99), and the requests that failed;
  *  - writes per no-op reconcile: API writes the operator makes when reconciles find nothing to do
  *    (after a restart, and after unrelated annotation changes), from the audit log.
  * Prints a table and writes bench/results/latest.json.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { bgdManifest } from "../test/e2e/bgd.ts";
-import { binDir, startCluster, stopCluster } from "../test/harness/cluster.ts";
+import { binDir, startCluster } from "../test/harness/cluster.ts";
+import { startTraffic } from "../test/harness/traffic.ts";
+import { runBench } from "./common.ts";
 
 const repo = resolve(import.meta.dirname, "..");
 const ROLLOUTS = Number(process.env.BENCH_ROLLOUTS ?? 20);
 const NOOP_TOUCHES = Number(process.env.BENCH_NOOP_TOUCHES ?? 20);
+const RPS = Number(process.env.BENCH_RPS ?? 200);
 const NS = "bench";
 
 interface AuditEvent {
@@ -37,6 +44,7 @@ const status = () =>
   JSON.parse(k(["get", "bgd", "app", "-o", "jsonpath={.status}"]) || "{}") as {
     phase?: string;
     activeColor?: string;
+    activeRevision?: string;
     previewRevision?: string;
   };
 
@@ -102,17 +110,37 @@ async function main(): Promise<void> {
   k(["apply", "-f", "-"], bgdManifest("app", { image: "app:v0", replicas: 3, strategy }));
   await waitFor("first deploy", () => status().phase === "Stable");
 
+  const ip = k(["get", "service", "app", "-o", "jsonpath={.spec.clusterIP}"]).trim();
+  const traffic = startTraffic(paths.netnsExec, { url: `http://${ip}/`, rps: RPS, seconds: 1800 });
+  let liveRev = status().activeRevision ?? "";
+  const servedBy = (rev: string, n: number) => {
+    const last = traffic.records().slice(-n);
+    return last.length === n && last.every((r) => r.outcome === "ok" && r.revision === rev);
+  };
+  await waitFor("traffic answered by v0", () => servedBy(liveRev, 50));
+  const firstNewMs: number[] = [];
+  const lastOldMs: number[] = [];
+
   const latencies: number[] = [];
   for (let i = 1; i <= ROLLOUTS; i++) {
     k(["apply", "-f", "-"], bgdManifest("app", { image: `app:v${i}`, replicas: 3, strategy }));
     await waitFor(`v${i} awaiting promotion`, () => status().phase === "AwaitingPromotion");
     const rev = status().previewRevision ?? "";
     const target = status().activeColor === "blue" ? "green" : "blue";
+    const promotedAt = Date.now();
     k(["annotate", "bgd", "app", `bluegreen.io/promote=${rev}`, "--overwrite"]);
     await waitFor(`v${i} stable`, () => {
       const s = status();
       return s.phase === "Stable" && s.activeColor === target;
     });
+    await waitFor(`traffic answered by v${i}`, () => servedBy(rev, 50));
+    const records = traffic.records().filter((r) => r.t >= promotedAt - 5000);
+    const firstNew = records.find((r) => r.outcome === "ok" && r.revision === rev)?.t ?? Number.NaN;
+    const lastOld =
+      records.filter((r) => r.outcome === "ok" && r.revision === liveRev).at(-1)?.t ?? promotedAt;
+    firstNewMs.push(firstNew - promotedAt);
+    lastOldMs.push(lastOld - promotedAt);
+    liveRev = rev;
     await sleep(1200); // audit batches flush every 200 ms
     const events = audit(paths.auditLog);
     const promote = events
@@ -136,8 +164,11 @@ async function main(): Promise<void> {
       throw new Error("audit log lacks the promote or the switch");
     const ms = (micros(sw.requestReceivedTimestamp) - micros(promote.requestReceivedTimestamp)) / 1000;
     latencies.push(ms);
-    console.log(`[bench] rollout ${i}: promote → switch ${ms.toFixed(1)} ms`);
+    console.log(
+      `[bench] rollout ${i}: promote → switch ${ms.toFixed(1)} ms; traffic: first v${i} answer +${firstNewMs.at(-1)} ms, last v${i - 1} answer +${lastOldMs.at(-1)} ms`,
+    );
   }
+  const report = await traffic.stop();
 
   // No-op reconciles: restart the operator (it reconciles everything from fresh caches), then
   // change an annotation nothing depends on, N times; every one of those reconciles must write nothing.
@@ -175,6 +206,15 @@ async function main(): Promise<void> {
       best: Math.min(...latencies),
       samples: latencies,
     },
+    switchAsTrafficSeesIt: {
+      rps: RPS,
+      rollouts: firstNewMs.length,
+      promoteToFirstNewMs: { p50: pct(firstNewMs, 50), p99: pct(firstNewMs, 99), samples: firstNewMs },
+      promoteToLastOldMs: { p50: pct(lastOldMs, 50), p99: pct(lastOldMs, 99), samples: lastOldMs },
+      requests: report.requests,
+      failed: report.failed,
+      failures: report.failures,
+    },
     noopReconcile: {
       reconciles,
       writes: writes.length,
@@ -197,18 +237,18 @@ async function main(): Promise<void> {
   console.log(
     `| promote → active Service switch, worst of ${latencies.length} | ${result.promoteToSwitchMs.worst.toFixed(1)} ms | 120 ms |`,
   );
+  const sw = result.switchAsTrafficSeesIt;
+  console.log(
+    `| promote → first request answered by the new revision, p50 / p99 (${RPS} req/s) | ${sw.promoteToFirstNewMs.p50} / ${sw.promoteToFirstNewMs.p99} ms | — |`,
+  );
+  console.log(
+    `| promote → last request answered by the old revision, p50 / p99 | ${sw.promoteToLastOldMs.p50} / ${sw.promoteToLastOldMs.p99} ms | — |`,
+  );
+  console.log(`| failed requests (of ${sw.requests}) during ${sw.rollouts} rollouts | ${sw.failed} | — |`);
   console.log(
     `| API writes per no-op reconcile (${reconciles} reconciles) | ${result.noopReconcile.writesPerReconcile} | 1 |`,
   );
   console.log("\nwritten to bench/results/latest.json");
 }
 
-try {
-  await main();
-  await stopCluster(dir);
-  rmSync(dir, { recursive: true, force: true });
-} catch (err) {
-  console.error(`bench failed: ${err instanceof Error ? err.message : String(err)} (logs in ${dir}/logs)`);
-  await stopCluster(dir);
-  process.exit(1);
-}
+await runBench(dir, main);

@@ -9,6 +9,13 @@ import { existsSync, openSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { binDir, clusterPaths, startCluster, stopCluster } from "../test/harness/cluster.ts";
+import {
+  type Prometheus,
+  podsimScrapeConfig,
+  prometheusInstalled,
+  startPrometheus,
+} from "../test/harness/prometheus.ts";
+import { startTraffic, type Traffic } from "../test/harness/traffic.ts";
 
 const repo = resolve(import.meta.dirname, "..");
 const dir = join(repo, ".cluster");
@@ -86,6 +93,37 @@ function snapshot(): { line: string; status: Status } {
   return { line: `${(s.phase ?? "-").padEnd(17)} ${svc}  ${colors}`, status: s };
 }
 
+/** The load on the active Service, and a name (the image tag) for each revision it sees. */
+let traffic: Traffic | undefined;
+const revisionNames = new Map<string, string>();
+let trafficShownAt = 0;
+
+/**
+ * `traffic  v1 ███████░ 88%  v2 █░░░░░░░ 12%  failed 0`: the latest second's requests by the
+ * revision that answered them (through the ClusterIP, kube-proxy, to the pod), and failures so far.
+ */
+function trafficLine(t: Traffic): string {
+  const records = t.records();
+  // The last second the records so far cover (they arrive in bursts while kubectl runs).
+  const end = records.at(-1)?.t ?? 0;
+  const recent = records.filter((r) => r.t > end - 1000 && r.t <= end);
+  const failed = records.filter((r) => r.outcome !== "ok").length;
+  const by = new Map<string, number>();
+  for (const r of recent)
+    if (r.outcome === "ok") by.set(r.revision ?? "?", (by.get(r.revision ?? "?") ?? 0) + 1);
+  const names = [...new Set([...revisionNames.keys(), ...by.keys()])];
+  const bars = names.map((rev) => {
+    const share = recent.length === 0 ? 0 : (by.get(rev) ?? 0) / recent.length;
+    const full = Math.round(share * 10);
+    return `${(revisionNames.get(rev) ?? rev).padEnd(3)} ${"█".repeat(full)}${"░".repeat(10 - full)} ${Math.round(
+      share * 100,
+    )
+      .toString()
+      .padStart(3)}%`;
+  });
+  return `traffic  ${bars.join("  ")}  ${recent.length} req/s  failed ${failed}`;
+}
+
 async function watchUntil(what: string, done: (s: Status) => boolean, timeoutMs = 180_000): Promise<Status> {
   let last = "";
   const deadline = Date.now() + timeoutMs;
@@ -101,6 +139,10 @@ async function watchUntil(what: string, done: (s: Status) => boolean, timeoutMs 
   };
   for (;;) {
     const status = show();
+    if (traffic !== undefined && Date.now() - trafficShownAt >= 1000) {
+      say(trafficLine(traffic));
+      trafficShownAt = Date.now();
+    }
     if (done(status)) {
       // done() may have read the cluster after the snapshot: show the state it saw too.
       show();
@@ -112,7 +154,9 @@ async function watchUntil(what: string, done: (s: Status) => boolean, timeoutMs 
 }
 
 async function main(): Promise<void> {
-  step("Local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)");
+  step(
+    "Local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok; kube-proxy and podsim in its network namespace)",
+  );
   await stopCluster(dir);
   await startCluster(dir, { log: (l) => say(l) });
   say(
@@ -122,13 +166,27 @@ async function main(): Promise<void> {
       .join(`\n${" ".repeat(10)}`),
   );
 
-  step("Install the CRD and start the operator");
+  // Prometheus scraping the pods' request counters, for the dashboard's traffic chart; it starts while
+  // the rollout begins and stays up with the cluster (make cluster-down stops it).
+  const prometheus: Promise<Prometheus | undefined> = prometheusInstalled()
+    ? startPrometheus(
+        { scrapeConfigs: podsimScrapeConfig() },
+        { cluster: { dir, keepAs: "prometheus" } },
+      ).catch((err: unknown) => {
+        say(`Prometheus did not start (the dashboard's traffic chart needs it): ${String(err)}`);
+        return undefined;
+      })
+    : Promise.resolve(undefined);
+
+  step("Install the CRD and start the operator (inside the cluster's network namespace)");
   kubectl(["apply", "--server-side", "-f", join(repo, "deploy/crd/")]);
   kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/bluegreendeployments.bluegreen.io"]);
   const logFile = join(dir, "logs", "operator.log");
+  // Through netns-exec: the operator runs where ClusterIPs answer, as it would in a cluster.
   const operator = spawn(
-    process.execPath,
+    paths.netnsExec,
     [
+      process.execPath,
       join(repo, "src/runtime/main.ts"),
       "--kubeconfig",
       paths.kubeconfig,
@@ -147,7 +205,16 @@ async function main(): Promise<void> {
   try {
     step(`Apply examples/${NAME}.yaml (image v1): first deployment goes to blue`);
     kubectl(["apply", "-n", NS, "-f", join(repo, `examples/${NAME}.yaml`)]);
-    await watchUntil("v1 Stable", (s) => s.phase === "Stable" && s.activeColor === "blue");
+    const v1 = await watchUntil("v1 Stable", (s) => s.phase === "Stable" && s.activeColor === "blue");
+    revisionNames.set(v1.activeRevision ?? "", "v1");
+
+    const ip = kubectl(["get", "service", NAME, "-n", NS, "-o", "jsonpath={.spec.clusterIP}"]).trim();
+    step(
+      `Steady traffic: 50 requests/s to the active Service (http://${ip}/) from inside the cluster's network`,
+    );
+    say(`what each request sees: ${paths.netnsExec} curl -s http://${ip}/`);
+    say(execFileSync(paths.netnsExec, ["curl", "-s", `http://${ip}/`], { encoding: "utf8" }).trim());
+    traffic = startTraffic(paths.netnsExec, { url: `http://${ip}/`, rps: 50, seconds: 300 });
 
     step("Change the image to v2: it goes to the idle color (green) only; blue keeps serving");
     kubectl([
@@ -169,6 +236,7 @@ async function main(): Promise<void> {
       ]),
     ]);
     const waiting = await watchUntil("AwaitingPromotion", (s) => s.phase === "AwaitingPromotion");
+    revisionNames.set(waiting.previewRevision ?? "", "v2");
 
     step(`Promote exactly revision ${waiting.previewRevision}`);
     say(`kubectl annotate bgd ${NAME} bluegreen.io/promote=${waiting.previewRevision}`);
@@ -187,6 +255,20 @@ async function main(): Promise<void> {
       return d?.spec.replicas === 0 && (d.status.replicas ?? 0) === 0;
     });
 
+    if (traffic !== undefined) {
+      const report = await traffic.stop();
+      traffic = undefined;
+      step("Traffic totals");
+      const by = Object.entries(report.byRevision)
+        .map(([rev, n]) => `${revisionNames.get(rev) ?? rev} ${n}`)
+        .join(", ");
+      say(`${report.requests} requests: ${by}; failed ${report.failed} ${JSON.stringify(report.failures)}`);
+      for (const sw of report.switches)
+        say(
+          `${revisionNames.get(sw.from) ?? sw.from} → ${revisionNames.get(sw.to) ?? sw.to}: both answered for ${sw.mixedMs} ms`,
+        );
+    }
+
     step("Done");
     console.log(kubectl(["get", "bgd,deployments,services", "-n", NS]));
     console.log(
@@ -203,7 +285,22 @@ async function main(): Promise<void> {
     console.log(
       `The cluster is still up: export KUBECONFIG=${paths.kubeconfig}; kubectl at ${kubectlBin}; stop it with make cluster-down`,
     );
+    const prom = await prometheus;
+    const plugin = `KUBECONFIG=${paths.kubeconfig} ${process.execPath} ${join(repo, "src/cli/main.ts")}`;
+    if (prom !== undefined) {
+      console.log(
+        `Prometheus (inside the cluster's network, scraping every pod's requests) answers at ${prom.url}. The dashboard, with the switch's traffic (last 10 minutes) on its chart:`,
+      );
+      console.log(`  ${plugin} dashboard -n ${NS} --prometheus ${prom.url}`);
+      console.log(
+        `  (kubectl bluegreen dashboard -n ${NS} --prometheus ${prom.url} with the plugin on your PATH)`,
+      );
+    } else {
+      console.log("The dashboard (install the Debian prometheus package for its traffic chart):");
+      console.log(`  ${plugin} dashboard -n ${NS}`);
+    }
   } finally {
+    await traffic?.stop();
     operator.kill("SIGTERM");
   }
   if (existsSync(logFile) && readFileSync(logFile, "utf8").includes('"level":50')) {

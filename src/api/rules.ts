@@ -6,7 +6,7 @@
  * Every string, array and map a rule iterates over has a maxLength/maxItems/maxProperties in the schema:
  * without them the API server estimates an unbounded cost and refuses the CRD.
  */
-import { RESERVED_LABEL_PREFIX } from "./labels.ts";
+import { PREVIEW_SUFFIX, RESERVED_LABEL_PREFIX } from "./labels.ts";
 
 export interface CelRule {
   readonly rule: string;
@@ -32,8 +32,24 @@ export const LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 /** A named container port (IANA_SVC_NAME): at most 15 characters, at least one letter. */
 export const PORT_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
+/**
+ * An image reference, as the container runtimes parse it (the grammar of distribution/reference):
+ * `[host[:port]/]path[:tag][@digest]`. The path is lowercase components separated by `/`, each
+ * alphanumeric runs joined by `.`, `_`, `__` or dashes; the host may be a bracketed IPv6 address; a tag
+ * is up to 128 word characters, `.` and `-`, not starting with either; a digest is `algorithm:hex`
+ * with at least 32 hex digits. An image outside it can never be pulled.
+ */
+const DOMAIN_COMPONENT = "([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const HOST = `(${DOMAIN_COMPONENT}([.]${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])`;
+const PATH_COMPONENT = "[a-z0-9]+(([._]|__|[-]+)[a-z0-9]+)*";
+const DIGEST = "[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+export const IMAGE_REFERENCE = `^(${HOST}(:[0-9]+)?/)?${PATH_COMPONENT}(/${PATH_COMPONENT})*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@${DIGEST})?$`;
+
+/** A regular expression inside a single-quoted CEL string: its backslashes escaped. */
+const celString = (pattern: string) => `'${pattern.replaceAll("\\", "\\\\")}'`;
+
 /** The preview Service is `<name>-preview`, and a Service name has at most 63 characters. */
-export const MAX_NAME_LENGTH = 63 - "-preview".length;
+export const MAX_NAME_LENGTH = 63 - PREVIEW_SUFFIX.length;
 
 // ---- on the root object (self is the whole BlueGreenDeployment) ----
 
@@ -166,6 +182,21 @@ export const CONTAINER_NAME_IS_DNS1123: CelRule = {
     "a container name must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit",
 };
 
+const IMAGE_GRAMMAR =
+  "an image reference: [registry-host[:port]/]repository[:tag][@digest], for example registry.example.com/team/app:v1.2 or app@sha256:<64 hex digits>; the repository is lowercase letters, digits and '.', '_', '-' between '/', a tag is up to 128 letters, digits, '_', '.', '-' (not starting with '.' or '-'), and there are no spaces or scheme (https://)";
+
+/** On spec.image. */
+export const SHORTHAND_IMAGE_IS_REFERENCE: CelRule = {
+  rule: `self.matches(${celString(IMAGE_REFERENCE)})`,
+  message: `spec.image must be ${IMAGE_GRAMMAR}: no runtime could pull it`,
+};
+
+/** On a container's image. */
+export const CONTAINER_IMAGE_IS_REFERENCE: CelRule = {
+  rule: `self.matches(${celString(IMAGE_REFERENCE)})`,
+  message: `a container's image in spec.template.spec.containers must be ${IMAGE_GRAMMAR}: no runtime could pull it`,
+};
+
 /** On spec.service.name. */
 export const SERVICE_NAME_IS_DNS1035: CelRule = {
   rule: `self.matches('${DNS1035_LABEL}')`,
@@ -185,6 +216,46 @@ export const TARGET_PORT_VALID: CelRule = {
   rule: `type(self) == int ? (self >= 1 && self <= 65535) : (self.size() <= 15 && self.matches('${PORT_NAME}') && self.matches('[a-z]'))`,
   message:
     "spec.service.targetPort must be a port number from 1 to 65535 or the name of a container port (at most 15 lowercase letters, digits and '-', with at least one letter)",
+};
+
+/**
+ * On each of spec.service.additionalPorts. Only the range and the length: a regular expression on an
+ * int-or-string (whose length the cost estimate cannot bound) in a list is over the API server's CEL
+ * budget, so the name's syntax is checked in code (ADDITIONAL_TARGET_PORT_NAME), reported as InvalidSpec.
+ */
+export const ADDITIONAL_TARGET_PORT_VALID: CelRule = {
+  rule: "!has(self.targetPort) || (type(self.targetPort) == int ? (self.targetPort >= 1 && self.targetPort <= 65535) : self.targetPort.size() <= 15)",
+  message:
+    "an additional port's targetPort must be a port number from 1 to 65535 or the name of a container port (at most 15 characters)",
+  fieldPath: ".targetPort",
+};
+
+/** Checked in code only (see ADDITIONAL_TARGET_PORT_VALID). */
+export const ADDITIONAL_TARGET_PORT_NAME: CelRule = {
+  rule: `!has(self.targetPort) || type(self.targetPort) == int || (self.targetPort.matches('${PORT_NAME}') && self.targetPort.matches('[a-z]'))`,
+  message:
+    "an additional port's targetPort name must be lowercase letters, digits and '-', with at least one letter",
+};
+
+export const SERVICE_PORT_NAME_IS_DNS1123: CelRule = {
+  rule: `self.matches('${DNS1123_LABEL}')`,
+  message:
+    "a Service port name must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+};
+
+/** On spec.service: the main port is named http, and every port of a Service needs its own name and number. */
+export const ADDITIONAL_PORTS_DISTINCT: CelRule = {
+  rule: "!has(self.additionalPorts) || self.additionalPorts.all(p, p.name != 'http' && p.port != self.port && self.additionalPorts.exists_one(q, q.port == p.port && q.protocol == p.protocol))",
+  message:
+    "spec.service.additionalPorts: the name http and spec.service.port belong to the main port, and no two additional ports may share a port and protocol",
+  fieldPath: ".additionalPorts",
+};
+
+export const SHORTHAND_ADDITIONAL_TARGET_PORTS_ARE_NUMBERS: CelRule = {
+  rule: "!has(self.image) || !has(self.service) || !has(self.service.additionalPorts) || self.service.additionalPorts.all(p, !has(p.targetPort) || type(p.targetPort) == int)",
+  message:
+    "with spec.image (the shorthand) the container's ports have no names: the targetPort of spec.service.additionalPorts must be a number",
+  fieldPath: ".service.additionalPorts",
 };
 
 /** On every label map users write (template labels, selector, active/preview metadata). */

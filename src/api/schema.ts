@@ -9,7 +9,9 @@
  * - a union of string literals becomes a string `enum`; an `x-kubernetes-int-or-string` union is kept as is.
  */
 import { type Static, Type } from "@sinclair/typebox";
-import { API_VERSION, KIND } from "./labels.ts";
+import { GatesSpec } from "./gates.ts";
+import { API_VERSION, DEFAULTS, KIND } from "./labels.ts";
+import { NotificationsSpec } from "./notifications.ts";
 import * as R from "./rules.ts";
 import { StringEnum } from "./schema-helpers.ts";
 import { BlueGreenDeploymentStatus } from "./status.ts";
@@ -62,7 +64,7 @@ const PodMetadata = (what: string) =>
 export const Container = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 63, ...validations(R.CONTAINER_NAME_IS_DNS1123) }),
-    image: Type.String({ minLength: 1, maxLength: 1024 }),
+    image: Type.String({ minLength: 1, maxLength: 1024, ...validations(R.CONTAINER_IMAGE_IS_REFERENCE) }),
   },
   {
     description:
@@ -118,6 +120,30 @@ export const Selector = Type.Object(
   },
 );
 
+const TargetPort = (description: string, ...rules: R.CelRule[]) =>
+  Type.Union([Type.Integer(), Type.String({ maxLength: 15 })], {
+    description,
+    "x-kubernetes-int-or-string": true,
+    ...(rules.length > 0 ? validations(...rules) : {}),
+  });
+
+export const ServicePortSpec = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      description: "The Service port's name (e.g. metrics); http is the main port's.",
+      ...validations(R.SERVICE_PORT_NAME_IS_DNS1123),
+    }),
+    port: Port("The port the Service exposes."),
+    targetPort: Type.Optional(
+      TargetPort("The container port (number or name) it goes to. Defaults to port."),
+    ),
+    protocol: StringEnum(["TCP", "UDP", "SCTP"] as const, { default: "TCP", description: "The protocol." }),
+  },
+  { ...validations(R.ADDITIONAL_TARGET_PORT_VALID) },
+);
+
 export const ServiceSpec = Type.Object(
   {
     name: Type.Optional(
@@ -129,34 +155,45 @@ export const ServiceSpec = Type.Object(
         ...validations(R.SERVICE_NAME_IS_DNS1035),
       }),
     ),
-    port: Port("The port the Service exposes.", { default: 80 }),
+    port: Port("The port the Service exposes.", { default: DEFAULTS.servicePort }),
     targetPort: Type.Optional(
-      Type.Union([Type.Integer(), Type.String({ maxLength: 15 })], {
+      TargetPort(
+        "The container port (number or name) traffic goes to. Defaults to the first container port (spec.port for spec.image).",
+        R.TARGET_PORT_VALID,
+      ),
+    ),
+    additionalPorts: Type.Optional(
+      Type.Array(ServicePortSpec, {
+        maxItems: 20,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
         description:
-          "The container port (number or name) traffic goes to. Defaults to spec.port for spec.image.",
-        "x-kubernetes-int-or-string": true,
-        ...validations(R.TARGET_PORT_VALID),
+          "More ports of the active and preview Services besides the main one (named http), e.g. metrics.",
       }),
     ),
     type: StringEnum(["ClusterIP", "NodePort", "LoadBalancer"] as const, {
-      default: "ClusterIP",
+      default: DEFAULTS.serviceType,
       description: "The Service type (created Services only).",
     }),
     annotations: Type.Optional(
       Annotations("Annotations of the created Services (e.g. for a load balancer)."),
     ),
     sessionAffinity: StringEnum(["None", "ClientIP"] as const, {
-      default: "None",
+      default: DEFAULTS.sessionAffinity,
       description: "The Service's session affinity.",
     }),
   },
-  { default: {}, description: "The active Service, which sends user traffic to the active color." },
+  {
+    default: {},
+    description: "The active Service, which sends user traffic to the active color.",
+    ...validations(R.ADDITIONAL_PORTS_DISTINCT),
+  },
 );
 
 export const PreviewSpec = Type.Object(
   {
     enabled: Type.Boolean({
-      default: true,
+      default: DEFAULTS.previewEnabled,
       description: "Create a preview Service selecting the new color before promotion.",
     }),
     serviceName: Type.Optional(
@@ -183,11 +220,14 @@ export const PreviewSpec = Type.Object(
 export const PromotionSpec = Type.Object(
   {
     mode: StringEnum(["Manual", "Auto"] as const, {
-      default: "Manual",
+      default: DEFAULTS.promotionMode,
       description:
         "Manual: wait for `kubectl bluegreen promote` (which approves one revision). Auto: promote once the preview is ready and the pre-promotion gates passed, after delaySeconds.",
     }),
-    delaySeconds: Delay("With mode Auto, how long the preview stays ready before it is promoted.", 0),
+    delaySeconds: Delay(
+      "With mode Auto, how long the preview stays ready before it is promoted.",
+      DEFAULTS.promotionDelaySeconds,
+    ),
   },
   { default: {}, description: "When the new color gets the traffic.", ...validations(R.DELAY_NEEDS_AUTO) },
 );
@@ -197,26 +237,26 @@ export const StrategySpec = Type.Object(
     promotion: PromotionSpec,
     scaleDownDelaySeconds: Delay(
       "After a switch, how long the old color stays at full size (connection draining, instant rollback) before it is scaled to zero. 0 scales it down as soon as the switch is verified.",
-      30,
+      DEFAULTS.scaleDownDelaySeconds,
     ),
     abortScaleDownDelaySeconds: Delay(
       "After an abort, how long the new color is kept before it is scaled to zero. 0 scales it down at once.",
-      30,
+      DEFAULTS.abortScaleDownDelaySeconds,
     ),
     progressDeadlineSeconds: Type.Integer({
       format: "int32",
       minimum: 1,
       maximum: MAX_DELAY_SECONDS,
-      default: 600,
+      default: DEFAULTS.progressDeadlineSeconds,
       description: "How long the new color may take to become ready before the rollout counts as failed.",
     }),
     abortOnProgressDeadline: Type.Boolean({
-      default: true,
+      default: DEFAULTS.abortOnProgressDeadline,
       description:
         "Abort (keep traffic on the stable color, scale the new one down) when the deadline passes.",
     }),
     antiAffinity: StringEnum(["None", "Preferred", "Required"] as const, {
-      default: "None",
+      default: DEFAULTS.antiAffinity,
       description: "Keep the pods of the two colors on different nodes (preferred or required scheduling).",
     }),
     activeMetadata: Type.Optional(PodMetadata("active")),
@@ -231,7 +271,7 @@ export const BlueGreenDeploymentSpec = Type.Object(
       format: "int32",
       minimum: 0,
       maximum: MAX_REPLICAS,
-      default: 1,
+      default: DEFAULTS.replicas,
       description: "Pods of the active color (the scale subresource, so an HPA can set it).",
     }),
     selector: Type.Optional(Selector),
@@ -240,6 +280,7 @@ export const BlueGreenDeploymentSpec = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 1024,
+        ...validations(R.SHORTHAND_IMAGE_IS_REFERENCE),
         description:
           "Shorthand for spec.template: one container named <metadata.name> running this image, labelled app: <metadata.name>.",
       }),
@@ -249,14 +290,16 @@ export const BlueGreenDeploymentSpec = Type.Object(
     preview: PreviewSpec,
     strategy: StrategySpec,
     paused: Type.Boolean({
-      default: false,
+      default: DEFAULTS.paused,
       description: "Freeze the rollout where it is; traffic stays where it is.",
     }),
+    gates: Type.Optional(GatesSpec),
+    notifications: Type.Optional(NotificationsSpec),
     revisionHistoryLimit: Type.Integer({
       format: "int32",
       minimum: 0,
       maximum: 100,
-      default: 10,
+      default: DEFAULTS.revisionHistoryLimit,
       description: "How many promoted revisions status.history keeps for rollback.",
     }),
   },
@@ -269,6 +312,7 @@ export const BlueGreenDeploymentSpec = Type.Object(
       R.SELECTOR_MATCHES_TEMPLATE,
       R.TEMPLATE_HAS_LABELS,
       R.SHORTHAND_TARGET_PORT_IS_NUMBER,
+      R.SHORTHAND_ADDITIONAL_TARGET_PORTS_ARE_NUMBERS,
       R.ACTIVE_METADATA_KEEPS_SELECTOR,
       R.PREVIEW_METADATA_KEEPS_SELECTOR,
     ),
@@ -311,6 +355,7 @@ export type BlueGreenDeployment = Static<typeof BlueGreenDeployment>;
 export type PodTemplate = Static<typeof PodTemplate>;
 export type Container = Static<typeof Container>;
 export type ServiceSpec = Static<typeof ServiceSpec>;
+export type ServicePortSpec = Static<typeof ServicePortSpec>;
 export type PreviewSpec = Static<typeof PreviewSpec>;
 export type StrategySpec = Static<typeof StrategySpec>;
 export type PromotionSpec = Static<typeof PromotionSpec>;

@@ -1,5 +1,6 @@
 /** The status of a BlueGreenDeployment: what the operator observed and did. Written only by the operator. */
 import { type Static, Type } from "@sinclair/typebox";
+import { GatesStatus } from "./gate-status.ts";
 import { StringEnum } from "./schema-helpers.ts";
 
 export const COLORS = ["blue", "green"] as const;
@@ -108,6 +109,7 @@ export const BlueGreenDeploymentStatus = Type.Object(
         { maxItems: 50, description: "Promoted revisions, newest first, for rollback." },
       ),
     ),
+    gates: Type.Optional(GatesStatus),
     servingPods: Type.Optional(
       Type.Array(
         Type.Object({

@@ -3,10 +3,11 @@
  * the revision that identifies it. Pure functions: no client, no clock.
  */
 import { createHash } from "node:crypto";
+import { DEFAULTS } from "./labels.ts";
 import type { BlueGreenDeployment } from "./schema.ts";
 
 /** The port of the shorthand's container when spec.port is omitted. */
-export const DEFAULT_SHORTHAND_PORT = 8080;
+export const DEFAULT_SHORTHAND_PORT = DEFAULTS.containerPort;
 
 export interface EffectiveContainer {
   name: string;

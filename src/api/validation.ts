@@ -3,6 +3,8 @@
  * stored before a rule existed (or under validation ratcheting) can still break one, and the controller
  * must refuse it with the same words instead of acting on it.
  */
+import { gateViolations } from "./gates.ts";
+import { activeServiceName, previewServiceName, RESERVED_LABEL_PREFIX } from "./labels.ts";
 import * as R from "./rules.ts";
 import type { BlueGreenDeployment } from "./schema.ts";
 
@@ -17,12 +19,13 @@ function matches(pattern: string, s: string): boolean {
   }
   return re.test(s);
 }
-const reservedKey = (labels: Labels) => Object.keys(labels ?? {}).some((k) => k.startsWith("bluegreen.io/"));
+const reservedKey = (labels: Labels) =>
+  Object.keys(labels ?? {}).some((k) => k.startsWith(RESERVED_LABEL_PREFIX));
 const badKey = (labels: Labels) => Object.keys(labels ?? {}).some((k) => !matches(R.LABEL_KEY, k));
 const badValue = (labels: Labels) =>
   Object.values(labels ?? {}).some((v) => v.length > 63 || !matches(R.LABEL_VALUE, v));
 
-/** Every rule of rules.ts (but the update-only SELECTOR_IMMUTABLE) this object breaks, in schema order. */
+/** Every rule of rules.ts and gate-rules.ts (but the update-only SELECTOR_IMMUTABLE) this object breaks, in schema order. */
 export function ruleViolations(bgd: Pick<BlueGreenDeployment, "metadata" | "spec">): R.CelRule[] {
   const { spec } = bgd;
   const name = bgd.metadata.name;
@@ -34,7 +37,7 @@ export function ruleViolations(bgd: Pick<BlueGreenDeployment, "metadata" | "spec
   check(matches(R.DNS1035_LABEL, name), R.NAME_IS_DNS1035);
   check(name.length <= R.MAX_NAME_LENGTH, R.NAME_IS_SHORT);
   check(
-    !spec.preview.enabled || (spec.service.name ?? name) !== (spec.preview.serviceName ?? `${name}-preview`),
+    !spec.preview.enabled || activeServiceName(name, spec) !== previewServiceName(name, spec),
     R.SERVICE_NAMES_DIFFER,
   );
   check(
@@ -83,6 +86,11 @@ export function ruleViolations(bgd: Pick<BlueGreenDeployment, "metadata" | "spec
     R.CONTAINER_NAME_IS_DNS1123,
   );
   check(
+    containers.every((c) => matches(R.IMAGE_REFERENCE, c.image)),
+    R.CONTAINER_IMAGE_IS_REFERENCE,
+  );
+  check(spec.image === undefined || matches(R.IMAGE_REFERENCE, spec.image), R.SHORTHAND_IMAGE_IS_REFERENCE);
+  check(
     spec.service.name === undefined || matches(R.DNS1035_LABEL, spec.service.name),
     R.SERVICE_NAME_IS_DNS1035,
   );
@@ -90,13 +98,44 @@ export function ruleViolations(bgd: Pick<BlueGreenDeployment, "metadata" | "spec
     spec.preview.serviceName === undefined || matches(R.DNS1035_LABEL, spec.preview.serviceName),
     R.PREVIEW_SERVICE_NAME_IS_DNS1035,
   );
-  const target = spec.service.targetPort;
-  check(
+  const targetValid = (target: number | string | undefined) =>
     target === undefined ||
-      (typeof target === "number"
-        ? target >= 1 && target <= 65535
-        : target.length <= 15 && matches(R.PORT_NAME, target) && /[a-z]/.test(target)),
-    R.TARGET_PORT_VALID,
+    (typeof target === "number"
+      ? target >= 1 && target <= 65535
+      : target.length <= 15 && matches(R.PORT_NAME, target) && /[a-z]/.test(target));
+  check(targetValid(spec.service.targetPort), R.TARGET_PORT_VALID);
+  const extra = spec.service.additionalPorts ?? [];
+  check(
+    extra.every(
+      (p) =>
+        p.targetPort === undefined ||
+        (typeof p.targetPort === "number"
+          ? p.targetPort >= 1 && p.targetPort <= 65535
+          : p.targetPort.length <= 15),
+    ),
+    R.ADDITIONAL_TARGET_PORT_VALID,
+  );
+  check(
+    extra.every((p) => targetValid(p.targetPort)),
+    R.ADDITIONAL_TARGET_PORT_NAME,
+  );
+  check(
+    extra.every((p) => matches(R.DNS1123_LABEL, p.name)),
+    R.SERVICE_PORT_NAME_IS_DNS1123,
+  );
+  check(
+    extra.every(
+      (p) =>
+        p.name !== "http" &&
+        p.port !== spec.service.port &&
+        extra.filter((q) => q.port === p.port && q.protocol === p.protocol).length === 1,
+    ),
+    R.ADDITIONAL_PORTS_DISTINCT,
+  );
+  check(
+    spec.image === undefined ||
+      extra.every((p) => p.targetPort === undefined || typeof p.targetPort === "number"),
+    R.SHORTHAND_ADDITIONAL_TARGET_PORTS_ARE_NUMBERS,
   );
 
   const labelMaps: Labels[] = [
@@ -108,5 +147,6 @@ export function ruleViolations(bgd: Pick<BlueGreenDeployment, "metadata" | "spec
   check(!labelMaps.some(reservedKey), R.NO_RESERVED_LABELS);
   check(!labelMaps.some(badKey), R.LABEL_KEYS_VALID);
   check(!labelMaps.some(badValue), R.LABEL_VALUES_VALID);
+  broken.push(...gateViolations(spec.gates));
   return broken;
 }

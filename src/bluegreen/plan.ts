@@ -11,12 +11,26 @@ import { classify, liveColor, settingsOf } from "./situation.ts";
 import { finish } from "./status.ts";
 import { planFirstDeploy, planSteady } from "./steady.ts";
 import type { Step } from "./step.ts";
-import { type Action, COLORS, HANDBACK_FINALIZER, type Observed, type Plan } from "./types.ts";
+import { type Action, COLORS, type Decision, HANDBACK_FINALIZER, type Observed, type Plan } from "./types.ts";
+import { renderAction } from "./writes.ts";
 
 export { classify, liveColor, runsDesired, type Situation } from "./situation.ts";
 export { sameJson } from "./status.ts";
 
-export function plan(o: Observed, now: number): Plan {
+/**
+ * `instance` names the operator's host in the Events it records. Every action comes with its whole
+ * write (writes.ts), so the executor takes no decision of its own.
+ */
+export function plan(o: Observed, now: number, instance = ""): Plan {
+  const d = decide(o, now);
+  const ctx = { owner: { name: o.name, namespace: o.namespace, uid: o.uid }, now, instance };
+  return {
+    actions: d.actions.map((a) => ({ ...a, write: renderAction(o, ctx, a) })),
+    requeueAfterMs: d.requeueAfterMs,
+  };
+}
+
+function decide(o: Observed, now: number): Decision {
   if (o.deleting === true) return planDeletion(o);
   const s = settingsOf(o);
   const situation = classify(o, s);
@@ -30,6 +44,7 @@ export function plan(o: Observed, now: number): Plan {
     history: [...(o.status.history ?? [])],
     activeColor: liveColor(o),
     previewColor: undefined,
+    gates: o.status.gates,
   };
   const adopted = o.activeService.adopted === true;
   if (adopted && !o.activeService.exists) {
@@ -54,12 +69,15 @@ export function plan(o: Observed, now: number): Plan {
       break;
     case "Steady":
       planSteady(o, s, now, situation.active, step);
+      // An abort of the live revision is a rollback only while a color that served before is warm.
+      if (o.annotations.abort === o.desired.revision)
+        step.message += `; the abort of live revision ${o.desired.revision} cannot roll back: no color that served before is warm (kubectl bluegreen rollback edits the spec instead)`;
       break;
     case "Rollout":
       planRollout(o, s, now, situation.active, situation.idle, step);
       break;
     case "Aborted":
-      planAborted(o, s, now, situation.active, situation.idle, step);
+      planAborted(o, s, now, situation.active, situation.idle, step, situation.switchBack === true);
       break;
     case "Paused":
       planPaused(o, s, situation.active, situation.idle, step);
@@ -125,7 +143,7 @@ function planDrift(o: Observed, planned: readonly Action[]): Action[] {
  * A BGD being deleted: everything it owns goes with it through owner references; an adopted
  * Service is not ours, so it gets its original selector back first, then our finalizer goes.
  */
-function planDeletion(o: Observed): Plan {
+function planDeletion(o: Observed): Decision {
   if (!(o.finalizers ?? []).includes(HANDBACK_FINALIZER)) return { actions: [], requeueAfterMs: undefined };
   const actions: Action[] = [];
   const svc = o.activeService;

@@ -1,11 +1,30 @@
 /**
- * The objects we own, rendered as plain data from the BGD and a color. Pure: the executor sends
- * them with server-side apply, observe compares them with the cache to decide "nothing to do".
+ * The objects we own, rendered as plain data from the BGD and a color. Pure: writes.ts puts them in
+ * the writes the executor sends, services.ts compares a cached Service with them ("nothing to do").
  */
+import {
+  ANNOTATION_REVISION,
+  ANNOTATION_SCALE_DOWN_AT,
+  ANNOTATION_TEMPLATE,
+  API_VERSION,
+  activeServiceName,
+  DEFAULTS,
+  deploymentName,
+  KIND,
+  LABEL_COLOR,
+  LABEL_MANAGED_BY,
+  LABEL_NAME,
+  LABEL_REVISION,
+  LABEL_ROLE,
+  MANAGED_BY,
+  previewServiceName,
+} from "../api/labels.ts";
 import type { BlueGreenDeploymentSpec } from "../api/schema.ts";
 import type { Color, Desired, PodTemplate } from "./types.ts";
 
-export const MANAGED_BY_LABELS = { "app.kubernetes.io/managed-by": "bluegreen-operator" } as const;
+export { activeServiceName, deploymentName, previewServiceName };
+
+export const MANAGED_BY_LABELS = { [LABEL_MANAGED_BY]: MANAGED_BY } as const;
 
 export interface Owner {
   readonly name: string;
@@ -13,16 +32,10 @@ export interface Owner {
   readonly uid: string;
 }
 
-export const deploymentName = (bgd: string, color: Color): string => `${bgd}-${color}`;
-export const activeServiceName = (bgd: string, spec: BlueGreenDeploymentSpec): string =>
-  spec.service?.name ?? bgd;
-export const previewServiceName = (bgd: string, spec: BlueGreenDeploymentSpec): string =>
-  spec.preview?.serviceName ?? `${bgd}-preview`;
-
 function ownerReference(owner: Owner) {
   return {
-    apiVersion: "bluegreen.io/v1",
-    kind: "BlueGreenDeployment",
+    apiVersion: API_VERSION,
+    kind: KIND,
     name: owner.name,
     uid: owner.uid,
     controller: true,
@@ -31,7 +44,7 @@ function ownerReference(owner: Owner) {
 }
 
 export function colorSelector(owner: Owner, desired: Desired, color: Color): Record<string, string> {
-  return { ...desired.selector, "bluegreen.io/name": owner.name, "bluegreen.io/color": color };
+  return { ...desired.selector, [LABEL_NAME]: owner.name, [LABEL_COLOR]: color };
 }
 
 function antiAffinity(
@@ -39,15 +52,15 @@ function antiAffinity(
   owner: Owner,
   color: Color,
 ): Record<string, unknown> | undefined {
-  const mode = spec.strategy?.antiAffinity ?? "None";
+  const mode = spec.strategy?.antiAffinity ?? DEFAULTS.antiAffinity;
   if (mode === "None") return undefined;
   // Keep the two colors on different nodes so one node failure cannot take down both the live
   // color and the warm one we would roll back to.
   const term = {
     labelSelector: {
       matchLabels: {
-        "bluegreen.io/name": owner.name,
-        "bluegreen.io/color": color === "blue" ? "green" : "blue",
+        [LABEL_NAME]: owner.name,
+        [LABEL_COLOR]: color === "blue" ? "green" : "blue",
       },
     },
     topologyKey: "kubernetes.io/hostname",
@@ -55,6 +68,20 @@ function antiAffinity(
   return mode === "Required"
     ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
     : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] };
+}
+
+/**
+ * The user's own pod anti-affinity (spread over zones, away from another app) stays: our term is
+ * added to its list, never put in its place. Rendered from the user's template every time, so the
+ * term is never added twice.
+ */
+function mergeAntiAffinity(user: unknown, ours: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...((user ?? {}) as Record<string, unknown>) };
+  for (const [key, terms] of Object.entries(ours)) {
+    const theirs = Array.isArray(merged[key]) ? (merged[key] as unknown[]) : [];
+    merged[key] = [...theirs, ...(terms as unknown[])];
+  }
+  return merged;
 }
 
 export function renderPodTemplate(
@@ -68,15 +95,15 @@ export function renderPodTemplate(
   const anti = antiAffinity(spec, owner, color);
   if (anti !== undefined) {
     const affinity = (podSpec.affinity ?? {}) as Record<string, unknown>;
-    podSpec.affinity = { ...affinity, podAntiAffinity: anti };
+    podSpec.affinity = { ...affinity, podAntiAffinity: mergeAntiAffinity(affinity.podAntiAffinity, anti) };
   }
   return {
     metadata: {
       labels: {
         ...(t.metadata?.labels ?? {}),
-        "bluegreen.io/name": owner.name,
-        "bluegreen.io/color": color,
-        "bluegreen.io/revision": desired.revision,
+        [LABEL_NAME]: owner.name,
+        [LABEL_COLOR]: color,
+        [LABEL_REVISION]: desired.revision,
       },
       ...(t.metadata?.annotations !== undefined ? { annotations: { ...t.metadata.annotations } } : {}),
     },
@@ -97,12 +124,12 @@ export function renderDeployment(
     metadata: {
       name: deploymentName(owner.name, color),
       namespace: owner.namespace,
-      labels: { ...MANAGED_BY_LABELS, "bluegreen.io/name": owner.name, "bluegreen.io/color": color },
+      labels: { ...MANAGED_BY_LABELS, [LABEL_NAME]: owner.name, [LABEL_COLOR]: color },
       annotations: {
-        "bluegreen.io/revision": desired.revision,
-        "bluegreen.io/template": desired.canonical,
+        [ANNOTATION_REVISION]: desired.revision,
+        [ANNOTATION_TEMPLATE]: desired.canonical,
         // Cleared on every new template: a deadline belongs to the revision that retired.
-        "bluegreen.io/scale-down-at": "",
+        [ANNOTATION_SCALE_DOWN_AT]: "",
       },
       ownerReferences: [ownerReference(owner)],
     },
@@ -110,8 +137,12 @@ export function renderDeployment(
       replicas,
       selector: { matchLabels: colorSelector(owner, desired, color) },
       // The idle color serves no traffic while its template changes, so replacing all pods at
-      // once is safe and halves the pods a rollout needs.
-      strategy: { type: "Recreate" },
+      // once is safe and halves the pods a rollout needs. Not `Recreate`: that creates no new pod
+      // until every old one has finished its graceful termination, which on a release onto the
+      // warm previous color costs up to its terminationGracePeriodSeconds. Surging the whole new
+      // template while the whole old one goes at once starts both together; a color with no pods
+      // (nothing warm) gets exactly its new pods, as with `Recreate`.
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: "100%" } },
       revisionHistoryLimit: 1,
       template: renderPodTemplate(spec, owner, desired, color),
     },
@@ -155,6 +186,21 @@ export function renderDeploymentRepair(
   return Object.entries(fields).map(([f, value]) => ({ op: "add", path: `/spec/${f}`, value }));
 }
 
+/**
+ * The Service's ports: the main one, always named http (what traffic and the preview are about), then
+ * spec.service.additionalPorts in their order (e.g. metrics), each with its targetPort made explicit
+ * so the rendered Service compares equal to what the API server stores.
+ */
+export function servicePorts(spec: BlueGreenDeploymentSpec, desired: Desired): Record<string, unknown>[] {
+  const extra = (spec.service?.additionalPorts ?? []).map((p) => ({
+    name: p.name,
+    protocol: p.protocol ?? "TCP",
+    port: p.port,
+    targetPort: p.targetPort ?? p.port,
+  }));
+  return [servicePort(spec, desired), ...extra];
+}
+
 export function servicePort(spec: BlueGreenDeploymentSpec, desired: Desired): Record<string, unknown> {
   const containers = (desired.template.spec.containers ?? []) as ReadonlyArray<{
     ports?: { containerPort?: number }[];
@@ -163,8 +209,8 @@ export function servicePort(spec: BlueGreenDeploymentSpec, desired: Desired): Re
   return {
     name: "http",
     protocol: "TCP",
-    port: spec.service?.port ?? 80,
-    targetPort: spec.service?.targetPort ?? first ?? 8080,
+    port: spec.service?.port ?? DEFAULTS.servicePort,
+    targetPort: spec.service?.targetPort ?? first ?? DEFAULTS.containerPort,
   };
 }
 
@@ -183,15 +229,18 @@ export function renderService(
     metadata: {
       name,
       namespace: owner.namespace,
-      labels: { ...MANAGED_BY_LABELS, "bluegreen.io/name": owner.name, "bluegreen.io/role": role },
+      labels: { ...MANAGED_BY_LABELS, [LABEL_NAME]: owner.name, [LABEL_ROLE]: role },
       ...(annotations !== undefined ? { annotations: { ...annotations } } : {}),
       ownerReferences: [ownerReference(owner)],
     },
     spec: {
-      type: role === "active" ? (spec.service?.type ?? "ClusterIP") : "ClusterIP",
+      type: role === "active" ? (spec.service?.type ?? DEFAULTS.serviceType) : DEFAULTS.serviceType,
       selector: colorSelector(owner, desired, color),
-      ports: [servicePort(spec, desired)],
-      sessionAffinity: role === "active" ? (spec.service?.sessionAffinity ?? "None") : "None",
+      ports: servicePorts(spec, desired),
+      sessionAffinity:
+        role === "active"
+          ? (spec.service?.sessionAffinity ?? DEFAULTS.sessionAffinity)
+          : DEFAULTS.sessionAffinity,
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Plans while a new revision is on its way: rolling out, aborted, or paused. */
 
+import { runGatePoint } from "./gates/rollout-gates.ts";
 import { iso, parseTime, readyAt, runsDesired, type Settings } from "./situation.ts";
 import {
   deadline,
@@ -11,6 +12,8 @@ import {
   switchActive,
 } from "./step.ts";
 import type { Color, Observed } from "./types.ts";
+
+const hasPrePromotionGates = (o: Observed): boolean => (o.spec.gates?.prePromotion ?? []).length > 0;
 
 export function planRollout(
   o: Observed,
@@ -33,6 +36,16 @@ export function planRollout(
   }
 
   if (!runsDesired(o, dep)) {
+    // preRollout gates (migrations) pass before the new template is written: a failure leaves no new pod.
+    if ((o.spec.gates?.preRollout ?? []).length > 0) {
+      if (step.rollout?.revision !== rev) step.rollout = { revision: rev, startedAt: iso(now) };
+      const pre = runGatePoint(o, now, "preRollout", { active, preview: undefined }, step);
+      if (pre === "failed") return;
+      if (pre === "blocked") {
+        step.phase = "Progressing";
+        return;
+      }
+    }
     step.actions.push({
       type: "ApplyDeployment",
       color: idle,
@@ -71,7 +84,7 @@ export function planRollout(
     rollout.progressedAt = iso(now);
   }
   const readySince = parseTime(rollout.previewReadySince);
-  const approvedBy =
+  const asked =
     o.annotations.promote === rev
       ? "approval"
       : rollout.promotedAt !== undefined
@@ -81,6 +94,12 @@ export function planRollout(
           : s.autoPromote && now >= (readySince ?? now) + s.promotionDelayMs && previewReady(o, s, idle, dep)
             ? "auto"
             : undefined;
+  // prePromotion gates judge the preview at its preview size: until they have passed for this rollout
+  // (promotedAt is only ever set after they did), no approval — annotation, automatic or rollback —
+  // scales the preview to full size or counts as given. With Auto and no delay the preview would
+  // otherwise be approved the moment it is ready, before a single measurement.
+  const heldByGates = asked !== undefined && rollout.promotedAt === undefined && hasPrePromotionGates(o);
+  let approvedBy = heldByGates ? undefined : asked;
   const approved = approvedBy !== undefined;
   if (approved && rollout.promotedAt === undefined) rollout.promotedAt = iso(now);
   const want = approved ? s.replicas : s.previewReplicas;
@@ -121,7 +140,35 @@ export function planRollout(
       return;
     }
   }
-  if (!approved) {
+  // prePromotion gates look at the ready preview; neither an approval nor the automatic delay promotes
+  // before all passed, and a failure aborts with traffic never moved.
+  const gate = runGatePoint(o, now, "prePromotion", { active, preview: idle }, step);
+  if (gate === "failed") return;
+  if (gate === "blocked") {
+    step.phase = "Progressing";
+    return;
+  }
+  if (heldByGates) {
+    // The gates passed: the approval that waited for them counts from now.
+    approvedBy = asked;
+    rollout.promotedAt = iso(now);
+    if (readySince === undefined) rollout.previewReadySince = iso(now);
+    if (dep.replicas !== s.replicas || !readyAt(dep, s.replicas)) {
+      if (dep.replicas !== s.replicas) {
+        rollout.progressedAt = iso(now);
+        step.actions.push({
+          type: "ScaleDeployment",
+          color: idle,
+          replicas: s.replicas,
+          reason: "promotion: full size before the switch",
+        });
+      }
+      step.phase = "Promoting";
+      step.message = `Waiting for ${idle} (revision ${rev}) to be ready (${dep.readyPods}/${s.replicas})`;
+      return;
+    }
+  }
+  if (approvedBy === undefined) {
     if (readySince === undefined) rollout.previewReadySince = iso(now);
     const since = readySince ?? now;
     step.phase = "AwaitingPromotion";
@@ -161,8 +208,11 @@ export function planRollout(
   );
 }
 
-/** Degraded reasons of the aborts the operator makes itself (a person's abort is reason Aborted). */
-const AUTOMATIC_ABORTS = new Set(["ProgressDeadlineExceeded", "SwitchedBack"]);
+/**
+ * Degraded reasons that say more than "a person aborted it" (reason Aborted): the aborts the operator
+ * makes itself, and a rollback by abort of the live revision.
+ */
+const KEPT_CAUSES = new Set(["ProgressDeadlineExceeded", "SwitchedBack", "RolledBack", "GateFailed"]);
 
 export function planAborted(
   o: Observed,
@@ -171,7 +221,12 @@ export function planAborted(
   active: Color,
   idle: Color,
   step: Step,
+  switchBack = false,
 ): void {
+  if (switchBack) {
+    rollBack(o, s, now, active, idle, step);
+    return;
+  }
   scaleLive(o, s, active, step);
   pointPreviewAt(o, s, active, step, "rollout aborted");
   step.rollout = undefined;
@@ -183,9 +238,11 @@ export function planAborted(
     (c) =>
       c.type === "Degraded" &&
       c.status === "True" &&
-      AUTOMATIC_ABORTS.has(c.reason) &&
+      KEPT_CAUSES.has(c.reason) &&
       c.message.includes(o.desired.revision),
   );
+  // A rollback's message says why traffic is where it is; keep saying it while it lasts.
+  if (cause?.reason === "RolledBack") step.message = cause.message;
   step.conditions.push(
     cause !== undefined
       ? { type: "Degraded", status: "True", reason: cause.reason, message: cause.message }
@@ -202,6 +259,40 @@ export function planAborted(
   } else {
     step.actions.push({ type: "ScaleDeployment", color: idle, replicas: 0, reason: "rollout aborted" });
   }
+}
+
+/**
+ * The revision the spec asks for is live on `from` and was aborted: a rollback that never edits the
+ * spec (GitOps owns it). One selector write puts traffic back on `to`, which runs the revision that
+ * served before and is still warm (classify checked); from then on the Aborted situation keeps it
+ * there until the spec moves on to another revision, which clears the abort.
+ */
+function rollBack(o: Observed, s: Settings, now: number, to: Color, from: Color, step: Step): void {
+  const back = o.colors[to]?.revision ?? "unknown";
+  step.actions.push({
+    type: "ApplyService",
+    role: "active",
+    color: to,
+    reason: "rollback: live revision aborted",
+  });
+  pointPreviewAt(o, s, to, step, "rollback: live revision aborted");
+  // A fresh deadline, whatever the color carried from an earlier retirement: it was serving a moment ago.
+  if (s.abortScaleDownDelayMs > 0) {
+    step.actions.push({ type: "SetScaleDownDeadline", color: from, at: iso(now + s.abortScaleDownDelayMs) });
+    step.requeueAt.push(now + s.abortScaleDownDelayMs);
+  }
+  step.activeColor = to;
+  step.previewColor = undefined;
+  step.rollout = undefined;
+  step.phase = "Aborted";
+  step.message = `Rolled back: revision ${o.desired.revision} was aborted while live on ${from}; ${to} serves revision ${back} again, until the spec moves on to another revision (the spec was not changed)`;
+  step.conditions.push({ type: "Degraded", status: "True", reason: "RolledBack", message: step.message });
+  step.actions.push({
+    type: "Event",
+    eventType: "Warning",
+    reason: "RolledBack",
+    message: `Active Service switched back from ${from} to ${to} (revision ${back}): revision ${o.desired.revision} aborted while live`,
+  });
 }
 
 export function planPaused(o: Observed, s: Settings, active: Color, idle: Color, step: Step): void {

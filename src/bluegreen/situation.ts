@@ -2,6 +2,7 @@
  * Where a BlueGreenDeployment stands, classified from the cluster alone, and the settings the
  * planner reads from its spec (defaults applied). Pure.
  */
+import { DEFAULTS } from "../api/labels.ts";
 import { COLORS, type Color, type ColorState, type Observed, otherColor } from "./types.ts";
 
 /** Where a BlueGreenDeployment stands, derived from the cluster alone. One variant per situation. */
@@ -12,8 +13,13 @@ export type Situation =
   | { readonly kind: "Steady"; readonly active: Color }
   /** A new revision is going to the idle color while the live color keeps serving. */
   | { readonly kind: "Rollout"; readonly active: Color; readonly idle: Color }
-  /** The desired revision was aborted (by a person or the deadline): traffic stays, the idle color retires. */
-  | { readonly kind: "Aborted"; readonly active: Color; readonly idle: Color }
+  /**
+   * The desired revision was aborted (by a person or the deadline): traffic stays on `active`, the idle
+   * color retires. With `switchBack`, the aborted revision is the one live on `idle` (a rollback that
+   * leaves the spec alone) and `active` is the warm color that served before: the one extra write is
+   * the active Service's selector going back to it.
+   */
+  | { readonly kind: "Aborted"; readonly active: Color; readonly idle: Color; readonly switchBack?: true }
   /** A rollout is frozen by spec.paused or the bluegreen.io/paused annotation. */
   | { readonly kind: "Paused"; readonly active: Color; readonly idle: Color };
 
@@ -32,20 +38,21 @@ export interface Settings {
 
 export function settingsOf(o: Observed): Settings {
   const s = o.spec;
-  const replicas = s.replicas ?? 1;
+  const replicas = s.replicas ?? DEFAULTS.replicas;
   // A preview never runs more pods than the full size (and at least one, so there is something to look at).
   const previewReplicas = Math.min(replicas, s.preview?.replicas ?? replicas);
   return {
     replicas,
-    previewEnabled: s.preview?.enabled ?? true,
+    previewEnabled: s.preview?.enabled ?? DEFAULTS.previewEnabled,
     previewReplicas: replicas === 0 ? 0 : Math.max(1, previewReplicas),
     autoPromote: s.strategy?.promotion?.mode === "Auto",
-    promotionDelayMs: (s.strategy?.promotion?.delaySeconds ?? 0) * 1000,
-    scaleDownDelayMs: (s.strategy?.scaleDownDelaySeconds ?? 30) * 1000,
-    abortScaleDownDelayMs: (s.strategy?.abortScaleDownDelaySeconds ?? 30) * 1000,
-    progressDeadlineMs: (s.strategy?.progressDeadlineSeconds ?? 600) * 1000,
-    abortOnDeadline: s.strategy?.abortOnProgressDeadline ?? true,
-    paused: (s.paused ?? false) || o.annotations.paused,
+    promotionDelayMs: (s.strategy?.promotion?.delaySeconds ?? DEFAULTS.promotionDelaySeconds) * 1000,
+    scaleDownDelayMs: (s.strategy?.scaleDownDelaySeconds ?? DEFAULTS.scaleDownDelaySeconds) * 1000,
+    abortScaleDownDelayMs:
+      (s.strategy?.abortScaleDownDelaySeconds ?? DEFAULTS.abortScaleDownDelaySeconds) * 1000,
+    progressDeadlineMs: (s.strategy?.progressDeadlineSeconds ?? DEFAULTS.progressDeadlineSeconds) * 1000,
+    abortOnDeadline: s.strategy?.abortOnProgressDeadline ?? DEFAULTS.abortOnProgressDeadline,
+    paused: (s.paused ?? DEFAULTS.paused) || o.annotations.paused,
   };
 }
 
@@ -71,11 +78,29 @@ export function liveColor(o: Observed): Color | undefined {
 export function classify(o: Observed, s: Settings = settingsOf(o)): Situation {
   const active = liveColor(o);
   if (active === undefined) return { kind: "FirstDeploy", color: firstColor(o) };
-  if (runsDesired(o, o.colors[active])) return { kind: "Steady", active };
   const idle = otherColor(active);
+  if (runsDesired(o, o.colors[active])) {
+    if (o.annotations.abort === o.desired.revision && warmPrevious(o, s, idle))
+      return { kind: "Aborted", active: idle, idle: active, switchBack: true };
+    return { kind: "Steady", active };
+  }
   if (o.annotations.abort === o.desired.revision) return { kind: "Aborted", active, idle };
   if (s.paused) return { kind: "Paused", active, idle };
   return { kind: "Rollout", active, idle };
+}
+
+/**
+ * A color traffic may go back to without an approval: it runs a revision that served before (in the
+ * history: never an aborted preview nobody approved) and is still at full size with every pod ready.
+ */
+export function warmPrevious(o: Observed, s: Settings, c: Color): boolean {
+  const dep = o.colors[c];
+  if (dep?.revision === undefined) return false;
+  // Not a type guard here: its false branch would narrow dep away.
+  const desired: boolean = runsDesired(o, dep);
+  if (desired) return false;
+  const served = (o.status.history ?? []).some((h) => h.revision === dep.revision);
+  return served && dep.replicas >= s.replicas && readyAt(dep, dep.replicas) && s.replicas > 0;
 }
 
 /**

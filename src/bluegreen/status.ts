@@ -1,11 +1,12 @@
 /** The status a plan writes: built whole from the Step and the cluster, diffed, written once. */
+import { LABEL_COLOR, LABEL_NAME } from "../api/labels.ts";
 import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
 import { type ConditionInput, setConditions } from "./conditions.ts";
 import { iso, runsDesired, type Settings } from "./situation.ts";
 import type { Step } from "./step.ts";
-import { COLORS, type Observed, type Plan } from "./types.ts";
+import { COLORS, type Decision, type Observed } from "./types.ts";
 
-export function finish(o: Observed, s: Settings, now: number, step: Step): Plan {
+export function finish(o: Observed, s: Settings, now: number, step: Step): Decision {
   const active = step.activeColor;
   const live = active !== undefined ? o.colors[active] : undefined;
   const colors: Record<string, unknown> = {};
@@ -64,8 +65,8 @@ export function finish(o: Observed, s: Settings, now: number, step: Step): Plan 
   const nowIso = iso(now);
   const selector = Object.entries({
     ...o.desired.selector,
-    "bluegreen.io/name": o.name,
-    ...(active ? { "bluegreen.io/color": active } : {}),
+    [LABEL_NAME]: o.name,
+    ...(active ? { [LABEL_COLOR]: active } : {}),
   })
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
@@ -93,6 +94,7 @@ export function finish(o: Observed, s: Settings, now: number, step: Step): Plan 
     ),
     rollout: step.rollout,
     history: step.history,
+    gates: step.gates,
     servingPods: o.pods.filter((p) => p.color === active).slice(0, 20),
   }) as BlueGreenDeploymentStatus;
 

@@ -1,5 +1,6 @@
 /** Plans when no color is live yet (first deployment) and when the live color runs the desired revision. */
 
+import { runGatePoint } from "./gates/rollout-gates.ts";
 import { iso, parseTime, readyAt, runsDesired, type Settings } from "./situation.ts";
 import { deadline, pointPreviewAt, recordSwitch, type Step, scaleLive } from "./step.ts";
 import { COLORS, type Color, type ColorState, type Observed, otherColor } from "./types.ts";
@@ -133,6 +134,32 @@ export function planSteady(o: Observed, s: Settings, now: number, active: Color,
       step.phase = "Verifying";
       step.message = `Waiting for ${active} endpoints behind the active Service (${o.activeEndpoints[active]}/${s.replicas}); ${idle} kept warm`;
       step.requeueAt.push(switchedAt + s.progressDeadlineMs);
+      return;
+    }
+    // postPromotion gates check live traffic while the old color stays warm (its scale-down waits for them);
+    // a failure switches back to it at once.
+    const post = runGatePoint(o, now, "postPromotion", { active, preview: undefined }, step);
+    if (post === "failed") {
+      if (readyAt(old, old.replicas) && old.readyPods >= s.replicas) {
+        step.actions.unshift({
+          type: "ApplyService",
+          role: "active",
+          color: idle,
+          reason: "postPromotion gate failed",
+        });
+        step.actions.push({
+          type: "Event",
+          eventType: "Warning",
+          reason: "SwitchedBack",
+          message: `Active Service back on ${idle}: ${step.message}`,
+        });
+        step.activeColor = idle;
+        step.message = `Switched back to ${idle}: ${step.message}`;
+      }
+      return;
+    }
+    if (post === "blocked") {
+      step.phase = "Verifying";
       return;
     }
     const at = old.scaleDownAt;

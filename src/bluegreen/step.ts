@@ -2,6 +2,7 @@
  * The pieces every situation's plan is made of: the Step being built, and the small moves shared
  * between situations (scale the live color, point the preview, switch, check the deadline).
  */
+import { DEFAULTS } from "../api/labels.ts";
 import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
 import type { TRIGGERS } from "../api/status.ts";
 import type { ConditionInput } from "./conditions.ts";
@@ -23,6 +24,8 @@ export interface Step {
   history: History;
   activeColor: Color | undefined;
   previewColor: Color | undefined;
+  /** status.gates to write (the records of the rollout's revision). */
+  gates: BlueGreenDeploymentStatus["gates"];
 }
 
 export type Trigger = (typeof TRIGGERS)[number];
@@ -42,7 +45,7 @@ export function recordSwitch(
     ...(from ? { switchedFrom: from } : {}),
     trigger,
   };
-  const limit = Math.max(1, o.spec.revisionHistoryLimit ?? 10);
+  const limit = Math.max(1, o.spec.revisionHistoryLimit ?? DEFAULTS.revisionHistoryLimit);
   step.history = [entry, ...step.history.filter((h) => h.revision !== o.desired.revision)].slice(0, limit);
   step.activeColor = to;
   step.rollout = undefined;

@@ -3,6 +3,9 @@
  * Nothing here imports the Kubernetes client.
  */
 import type { BlueGreenDeploymentSpec, BlueGreenDeploymentStatus } from "../api/schema.ts";
+import type { Measurement } from "./gates/measurement.ts";
+import type { GateWork } from "./gates/plan-gates.ts";
+import type { Write } from "./writes.ts";
 
 export type Color = "blue" | "green";
 export const COLORS: readonly Color[] = ["blue", "green"];
@@ -88,6 +91,8 @@ export interface Desired {
 export interface Observed {
   readonly name: string;
   readonly namespace: string;
+  /** The BGD's uid: the owner reference of everything we create. */
+  readonly uid: string;
   readonly generation: number;
   readonly spec: BlueGreenDeploymentSpec;
   readonly status: BlueGreenDeploymentStatus;
@@ -113,6 +118,8 @@ export interface Observed {
    * Every (not terminating) pod's labels and annotations, when spec.strategy.activeMetadata or
    * previewMetadata asks for role metadata on pods.
    */
+  /** Absent where nobody observed gates (planner tests without gates): no results, no Jobs. */
+  readonly gates?: ObservedGates;
   readonly podMetadata?: ReadonlyArray<{
     readonly name: string;
     readonly color: Color;
@@ -121,14 +128,21 @@ export interface Observed {
   }>;
 }
 
+/** What the gates need besides status: the runner's finished measurements, the BGD's Jobs, ClusterIPs. */
+export interface ObservedGates {
+  /** A finished measurement the gate runner holds, by id (`<uid>/<revision>/<check>/<index>`). */
+  readonly result: (id: string) => Measurement | undefined;
+  /** The BGD's Jobs in the cache, by name. */
+  readonly jobs: ReadonlyMap<string, unknown>;
+  readonly activeServiceIP: string | undefined;
+  readonly previewServiceIP: string | undefined;
+}
+
 export type EventType = "Normal" | "Warning";
 
-/** On a BGD that adopted a Service: the Service gets its selector back before the BGD goes. */
-export const HANDBACK_FINALIZER = "bluegreen.io/service-handback";
-/** On an adopted Service: its selector from before the adoption, as JSON. */
-export const ANNOTATION_ORIGINAL_SELECTOR = "bluegreen.io/original-selector";
+export { ANNOTATION_ORIGINAL_SELECTOR, HANDBACK_FINALIZER } from "../api/labels.ts";
 
-/** Everything execute() may do. Each action is idempotent on its own. */
+/** Everything execute() may do: the planner's decisions. Each action is idempotent on its own. */
 export type Action =
   | {
       readonly type: "ApplyDeployment";
@@ -192,10 +206,26 @@ export type Action =
       readonly reason: string;
       readonly message: string;
     }
-  | { readonly type: "UpdateStatus"; readonly status: BlueGreenDeploymentStatus };
+  | { readonly type: "UpdateStatus"; readonly status: BlueGreenDeploymentStatus }
+  /** A job check's Job, once per revision (its name is deterministic; AlreadyExists is success). */
+  | { readonly type: "CreateJob"; readonly name: string; readonly job: Readonly<Record<string, unknown>> }
+  /**
+   * Not a write: hands a measurement to the gate runner (off the reconcile path), or tells it a result is
+   * now in status. The executor sends nothing for these; the reconciler passes them on after the plan's writes.
+   */
+  | { readonly type: "RunMeasurement"; readonly work: GateWork }
+  | { readonly type: "ForgetMeasurement"; readonly id: string };
 
-export interface Plan {
+/** An action with the whole write that carries it out (rendered by writes.ts, interpreted by the executor). */
+export type PlannedAction = Action & { readonly write: Write };
+
+/** What plan() decides, before its writes are rendered. */
+export interface Decision {
   readonly actions: readonly Action[];
   /** Reconcile again after this long even if nothing changes (timers: delays and deadlines). */
   readonly requeueAfterMs: number | undefined;
+}
+
+export interface Plan extends Decision {
+  readonly actions: readonly PlannedAction[];
 }

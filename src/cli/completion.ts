@@ -14,12 +14,13 @@ export const COMMANDS: Readonly<Record<string, string>> = {
   status: "Wait until the rollout is Stable (exit 0), failed (1) or timed out (2)",
   promote: "Approve the revision now in preview",
   abort: "Stop the rollout in progress; traffic stays",
-  retry: "Retry an aborted rollout",
+  retry: "Retry an aborted rollout, or re-run Inconclusive gate checks",
   rollback: "Go back to the previous revision",
   pause: "Freeze the rollout where it is",
   resume: "Let a paused rollout go on",
   set: "Change the image of a BlueGreenDeployment",
   history: "Show promoted revisions",
+  dashboard: "Serve a live web dashboard on this machine",
   version: "Show plugin, operator and server versions",
   completion: "Print a shell completion script",
 };
@@ -48,7 +49,7 @@ const GLOBAL_FLAGS = [
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   get: ["--watch"],
   status: ["--timeout"],
-  rollback: ["--to-revision"],
+  rollback: ["--to-revision", "--keep-spec"],
 };
 /** Flags followed by a value (as a separate word). */
 const VALUE_FLAGS = new Set([

@@ -1,8 +1,8 @@
 /** Reads for the plugin: one BGD, a list of them, everything `get` shows, and a change feed for --watch. */
 import { setTimeout as sleep } from "node:timers/promises";
 import { LABEL_NAME } from "../api/labels.ts";
-import { ApiError, TransportError } from "../controller/api-errors.ts";
-import type { Query } from "../controller/kube.ts";
+import { ApiError, TransportError } from "../kube/api-errors.ts";
+import type { Query } from "../kube/kube.ts";
 import { type BgdView, bgdView, type Json, rec, type Snapshot } from "./objects.ts";
 import { bgdCollection, bgdPath, bgdTarget, explain, type Session, withTarget } from "./session.ts";
 

@@ -4,9 +4,9 @@
  * resourceVersion that was read (PUT), so a concurrent change is never overwritten: on a conflict the
  * object is read again and the edit re-decided.
  */
-import { isConflict } from "../controller/api-errors.ts";
+import { ApiError, isConflict } from "../kube/api-errors.ts";
 import { getBgd } from "./fetch.ts";
-import { type Json, rec } from "./objects.ts";
+import { arr, type Json, rec, str } from "./objects.ts";
 import { bgdPath, bgdTarget, CliError, explain, type Session, withTarget } from "./session.ts";
 
 /** Sets (string) or removes (null) annotations on the BGD, as `kubectl annotate --overwrite` does. */
@@ -43,6 +43,47 @@ export async function editBgd(
     } catch (err) {
       if (isConflict(err) && attempt < 5) continue;
       if (isConflict(err)) throw new CliError(`error: ${name} keeps changing under us; try again`);
+      throw await explain(err, s, bgdTarget(s, name));
+    }
+  }
+}
+
+/**
+ * Removes the Inconclusive records of these checks of one revision from status.gates, so the operator runs
+ * them again from their first measurement (a check with no record starts over; docs/gates.md). One JSON
+ * patch of the status subresource whose `test` operations make it conditional on each record still being
+ * that check, of that revision, Inconclusive: a record the operator changed meanwhile is never removed.
+ * Returns the checks removed.
+ */
+export async function forgetInconclusiveGates(
+  s: Session,
+  name: string,
+  revision: string,
+  checks: readonly string[],
+): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    const gates = arr(rec((await getBgd(s, name)).status).gates).map(rec);
+    const doomed = gates.flatMap((g, i) =>
+      str(g.revision) === revision && str(g.phase) === "Inconclusive" && checks.includes(str(g.name) ?? "")
+        ? [i]
+        : [],
+    );
+    if (doomed.length === 0) return [];
+    // From the last index down, so each removal leaves the earlier indices in place.
+    const ops = doomed.reverse().flatMap((i) => [
+      { op: "test", path: `/status/gates/${i}/name`, value: gates[i]?.name },
+      { op: "test", path: `/status/gates/${i}/revision`, value: revision },
+      { op: "test", path: `/status/gates/${i}/phase`, value: "Inconclusive" },
+      { op: "remove", path: `/status/gates/${i}` },
+    ]);
+    try {
+      await s.client.patch(`${bgdPath(s.namespace, name)}/status`, ops, "json");
+      return doomed.map((i) => str(gates[i]?.name) ?? "").reverse();
+    } catch (err) {
+      // A failed test (the operator wrote status in between) is a 422: read again and re-decide.
+      const moved = isConflict(err) || (err instanceof ApiError && err.code === 422);
+      if (moved && attempt < 5) continue;
+      if (moved) throw new CliError(`error: ${name}'s gates keep changing under us; try again`);
       throw await explain(err, s, bgdTarget(s, name));
     }
   }

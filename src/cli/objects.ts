@@ -9,8 +9,11 @@ import {
   ANNOTATION_PROMOTE,
   ANNOTATION_SCALE_DOWN_AT,
   ANNOTATION_TEMPLATE,
+  activeServiceName,
+  DEFAULTS,
   LABEL_COLOR,
   LABEL_REVISION,
+  previewServiceName,
 } from "../api/labels.ts";
 
 export type Json = Readonly<Record<string, unknown>>;
@@ -49,6 +52,8 @@ export interface HistoryEntry {
 export interface GateView {
   readonly name: string;
   readonly stage: string | undefined;
+  /** The revision the check ran for. */
+  readonly revision: string | undefined;
   readonly result: string;
   readonly message: string | undefined;
 }
@@ -122,16 +127,18 @@ export function bgdView(raw: unknown): BgdView {
     desiredRevision: desired.revision,
     desiredImage: desired.image,
     shorthandImage: spec.template === undefined ? str(spec.image) : undefined,
-    replicas: num(spec.replicas) ?? 1,
+    replicas: num(spec.replicas) ?? DEFAULTS.replicas,
     specPaused: spec.paused === true,
-    promotionMode: str(promotion.mode) ?? "Manual",
-    promotionDelaySeconds: num(promotion.delaySeconds) ?? 0,
-    scaleDownDelaySeconds: num(strategy.scaleDownDelaySeconds) ?? 30,
-    progressDeadlineSeconds: num(strategy.progressDeadlineSeconds) ?? 600,
+    promotionMode: str(promotion.mode) ?? DEFAULTS.promotionMode,
+    promotionDelaySeconds: num(promotion.delaySeconds) ?? DEFAULTS.promotionDelaySeconds,
+    scaleDownDelaySeconds: num(strategy.scaleDownDelaySeconds) ?? DEFAULTS.scaleDownDelaySeconds,
+    progressDeadlineSeconds: num(strategy.progressDeadlineSeconds) ?? DEFAULTS.progressDeadlineSeconds,
     abortOnProgressDeadline: strategy.abortOnProgressDeadline !== false,
-    activeServiceName: str(rec(spec.service).name) ?? name,
+    activeServiceName: activeServiceName(name, { service: { name: str(rec(spec.service).name) } }),
     previewServiceName:
-      preview.enabled === false ? undefined : (str(preview.serviceName) ?? `${name}-preview`),
+      preview.enabled === false
+        ? undefined
+        : previewServiceName(name, { preview: { serviceName: str(preview.serviceName) } }),
     status: {
       observedGeneration: num(st.observedGeneration),
       phase: str(st.phase),
@@ -166,7 +173,7 @@ export function bgdView(raw: unknown): BgdView {
           },
         ];
       }),
-      // The operator does not publish gate results yet; read them tolerantly so the tree shows them when it does.
+      // status.gates (src/api/gate-status.ts): the point is the stage, the check's phase its result.
       gates: arr(st.gates).flatMap((g) => {
         const x = rec(g);
         const gateName = str(x.name);
@@ -174,8 +181,9 @@ export function bgdView(raw: unknown): BgdView {
         return [
           {
             name: gateName,
-            stage: str(x.stage) ?? str(x.phase),
-            result: str(x.result) ?? str(x.status) ?? str(x.state) ?? "Unknown",
+            stage: str(x.point),
+            revision: str(x.revision),
+            result: str(x.phase) ?? "Unknown",
             message: str(x.message),
           },
         ];

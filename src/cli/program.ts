@@ -5,7 +5,8 @@
  * to) and a view of the rollout. Errors are one line on stderr; see EXIT CODES in --help.
  */
 import { Command, CommanderError, Option } from "commander";
-import { abort, type Outcome, pause, promote, resume, retry } from "./commands/actions.ts";
+import { abort, type Outcome, pause, promote, resume, retry, rollbackKeepSpec } from "./commands/actions.ts";
+import { dashboard } from "./commands/dashboard.ts";
 import { rollback, setImage } from "./commands/edit.ts";
 import { get } from "./commands/get.ts";
 import { formatVersions, history, PLUGIN_VERSION, versions } from "./commands/info.ts";
@@ -103,22 +104,25 @@ export function buildProgram(): Command {
       const timeoutMs = parseDuration(opts.timeout, "--timeout");
       finish(await status(session(cmd), name, { timeoutMs, write: (l) => out.write(`${l}\n`) }));
     });
-  nameCommand(
-    program,
-    "promote",
-    "Approve the revision now in preview (exactly that one)",
-    promote,
-  ).addHelpText(
-    "after",
-    "\nSame as: kubectl annotate bgd NAME bluegreen.io/promote=<.status.previewRevision> --overwrite\nRefused when nothing awaits promotion.",
-  );
-  nameCommand(program, "abort", COMMANDS.abort ?? "", abort).addHelpText(
-    "after",
-    "\nSame as: kubectl annotate bgd NAME bluegreen.io/abort=<revision> --overwrite\nThe live color keeps serving; the new color is scaled down.",
-  );
+  nameCommand(program, "promote", "Approve the revision now in preview (exactly that one)", (s, bgd, cmd) =>
+    promote(s, bgd, cmd.opts<{ revision?: string }>().revision),
+  )
+    .option("--revision <revision>", "approve only this revision: refused if another one is in preview")
+    .addHelpText(
+      "after",
+      "\nSame as: kubectl annotate bgd NAME bluegreen.io/promote=<.status.previewRevision> --overwrite\nRefused when nothing awaits promotion.",
+    );
+  nameCommand(program, "abort", COMMANDS.abort ?? "", (s, bgd, cmd) =>
+    abort(s, bgd, cmd.opts<{ revision?: string }>().revision),
+  )
+    .option("--revision <revision>", "abort only this revision: refused if another one is rolling out")
+    .addHelpText(
+      "after",
+      "\nSame as: kubectl annotate bgd NAME bluegreen.io/abort=<revision> --overwrite\nThe live color keeps serving; the new color is scaled down.",
+    );
   nameCommand(program, "retry", COMMANDS.retry ?? "", retry).addHelpText(
     "after",
-    "\nSame as: kubectl annotate bgd NAME bluegreen.io/abort-",
+    "\nAn aborted rollout, same as: kubectl annotate bgd NAME bluegreen.io/abort-\nWith no abort, re-runs the gate checks that ended Inconclusive for the revision rolling out: same as\nremoving their entries from .status.gates (a JSON patch of the status subresource, conditional on each\nstill being Inconclusive); the operator runs them again from their first measurement.",
   );
   nameCommand(program, "pause", COMMANDS.pause ?? "", pause).addHelpText(
     "after",
@@ -134,12 +138,24 @@ export function buildProgram(): Command {
       "Go back to the previous revision: instant while its color is warm, else redeployed and promoted",
     )
     .option("--to-revision <revision>", "the revision (or a prefix of it) to go back to")
+    .option(
+      "--keep-spec",
+      "leave the spec alone (GitOps): abort the live revision, traffic goes back to the warm previous color",
+    )
     .addHelpText(
       "after",
-      "\nWrites the revision's template (kept by its color's Deployment) back into the spec, as a person could\nwith kubectl edit. Only a revision still held by NAME-blue or NAME-green can be rolled back to; for an\nolder one, apply its manifest again.",
+      "\nWrites the revision's template (kept by its color's Deployment) back into the spec, as a person could\nwith kubectl edit. Only a revision still held by NAME-blue or NAME-green can be rolled back to; for an\nolder one, apply its manifest again. A GitOps tool undoes such an edit on its next sync.\n\nWith --keep-spec the spec is not touched: same as\n  kubectl annotate bgd NAME bluegreen.io/abort=<live revision> --overwrite\nTraffic switches back to the previous color while it is still warm (within scaleDownDelaySeconds) and\nstays there until the spec moves on to another revision; undo with: kubectl bluegreen retry NAME",
     )
-    .action(async (name: string, opts: { toRevision?: string }, cmd: Command) => {
-      finish(await rollback(session(cmd), name, opts.toRevision));
+    .action(async (name: string, opts: { toRevision?: string; keepSpec?: boolean }, cmd: Command) => {
+      if (opts.keepSpec === true && opts.toRevision !== undefined)
+        throw new CliError(
+          "error: --keep-spec goes back to the previous color's revision; --to-revision edits the spec",
+        );
+      finish(
+        opts.keepSpec === true
+          ? await rollbackKeepSpec(session(cmd), name)
+          : await rollback(session(cmd), name, opts.toRevision),
+      );
     });
   program
     .command("set")
@@ -160,6 +176,54 @@ export function buildProgram(): Command {
       const s = session(cmd);
       out.write(`${await history(s, name, out)}\n`);
     });
+  program
+    .command("dashboard")
+    .description("Serve a web dashboard of the rollouts (live; promote, abort, roll back) on this machine")
+    .option("--port <port>", "the port to listen on (0: any free port)", "3100")
+    .option("--address <address>", "the address to listen on (in a cluster: 0.0.0.0)", "127.0.0.1")
+    .option("--read-only", "show only: every action is disabled")
+    .option(
+      "--prometheus <url>",
+      "Prometheus for the traffic chart (requests/s and errors per revision); queried by this server only",
+    )
+    .option(
+      "--prometheus-metric <name>",
+      "the request counter, labelled namespace, revision and code",
+      "http_requests_total",
+    )
+    .addHelpText(
+      "after",
+      "\nUses your kubeconfig's credentials: the page can do what you may do, and shows the API's refusals.\nExamples:\n  kubectl bluegreen dashboard -A\n  kubectl bluegreen dashboard -n prod --read-only --port 8080\n  kubectl bluegreen dashboard -n prod --prometheus http://127.0.0.1:9090",
+    )
+    .action(
+      async (
+        opts: {
+          port: string;
+          address: string;
+          readOnly?: boolean;
+          prometheus?: string;
+          prometheusMetric: string;
+        },
+        cmd: Command,
+      ) => {
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        await dashboard(
+          session(cmd),
+          {
+            port: opts.port,
+            address: opts.address,
+            readOnly: opts.readOnly === true,
+            prometheus: opts.prometheus,
+            prometheusMetric: opts.prometheusMetric,
+          },
+          (line) => out.write(`${line}\n`),
+          stop.signal,
+        );
+      },
+    );
   program
     .command("version")
     .description(COMMANDS.version ?? "")

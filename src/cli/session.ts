@@ -3,9 +3,9 @@
  * namespace (-n, else the context's, else "default"), and a client. Failures become `CliError`s with a
  * one-line message a person can act on and the exit code to leave with.
  */
-import { API_VERSION, GROUP, PLURAL } from "../api/labels.ts";
-import { ApiError, TransportError } from "../controller/api-errors.ts";
-import { KubeClient, PooledKubeConfig } from "../controller/kube.ts";
+import { API_VERSION, bgdCollection, bgdPath, GROUP, PLURAL } from "../api/labels.ts";
+import { ApiError, TransportError } from "../kube/api-errors.ts";
+import { KubeClient, PooledKubeConfig } from "../kube/kube.ts";
 import { isRecord, str } from "./objects.ts";
 
 /** Leaves the process with `exitCode` and prints `message` (already formatted, one line) on stderr. */
@@ -95,10 +95,7 @@ export function openSession(flags: GlobalFlags, version: string): Session {
   };
 }
 
-export const bgdCollection = (ns: string | undefined): string =>
-  ns === undefined ? `/apis/${API_VERSION}/${PLURAL}` : `/apis/${API_VERSION}/namespaces/${ns}/${PLURAL}`;
-export const bgdPath = (ns: string, name: string): string =>
-  `${bgdCollection(ns)}/${encodeURIComponent(name)}`;
+export { bgdCollection, bgdPath };
 
 /** Is the BlueGreenDeployment API served at all? (A 404 on an object may mean the CRD is missing.) */
 async function apiInstalled(s: Session): Promise<boolean> {

@@ -3,6 +3,7 @@
  * Services and where they point, each color's Deployment and its pods), gate results and the last events.
  * A pure function of a Snapshot and the time, so it is unit-tested from fixed objects.
  */
+import { ANNOTATION_PAUSED } from "../api/labels.ts";
 import {
   abortAnnotation,
   type BgdView,
@@ -120,7 +121,7 @@ function summary(b: BgdView, deployments: readonly DeploymentView[], o: RenderOp
     pairs.push(["Approved", `revision ${approved}`]);
   if (pausedByAnnotation(b) || b.specPaused) {
     const by = [
-      pausedByAnnotation(b) ? "bluegreen.io/paused annotation" : "",
+      pausedByAnnotation(b) ? `${ANNOTATION_PAUSED} annotation` : "",
       b.specPaused ? "spec.paused" : "",
     ];
     pairs.push(["Paused by", by.filter((x) => x !== "").join(" and ")]);

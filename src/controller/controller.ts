@@ -2,23 +2,62 @@
  * The BlueGreenDeployment controller: informers for the BGDs and everything they own, a work queue
  * of BGD keys, and the reconciler. Events only decide which key to enqueue.
  */
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, PLURAL } from "../api/labels.ts";
-import { Informer, type KubeObject } from "./informer.ts";
-import type { KubeClient } from "./kube.ts";
+import type { GateWork } from "../bluegreen/gates/plan-gates.ts";
+import { CONFIGMAP_NAME } from "../bluegreen/notify/payload.ts";
+import type { Informer, KubeObject } from "../kube/informer.ts";
+import type { KubeClient, ListWatcher } from "../kube/kube.ts";
+import { type Clock, WorkQueue, type WorkQueueHooks } from "../kube/workqueue.ts";
+import type { Writer } from "./executor.ts";
+import { measurement } from "./gates/measure.ts";
+import { GateRunner, type Measured } from "./gates/runner.ts";
+import { Notifier, type NotifierOptions } from "./notify/notifier.ts";
 import type { Caches, DeploymentObj, EndpointSliceObj, PodObj, ServiceObj } from "./observe.ts";
-import { makeReconciler, type ReconcileOutcome } from "./reconciler.ts";
-import { WorkQueue, type WorkQueueHooks } from "./workqueue.ts";
+import { makeReconciler } from "./reconciler.ts";
+import { ScopedInformers } from "./scoped-informers.ts";
+import {
+  slimBgd,
+  slimConfigMap,
+  slimDeployment,
+  slimEndpointSlice,
+  slimJob,
+  slimPod,
+  slimService,
+} from "./slim.ts";
+
+/** What the controller calls on the API server: `KubeClient`, or an in-memory store in tests. */
+export type ControllerClient = ListWatcher & Writer & Pick<KubeClient, "get">;
 
 export interface ControllerOptions {
-  readonly client: KubeClient;
+  readonly client: ControllerClient;
   /** Namespaces to watch; empty means cluster-wide. */
   readonly namespaces: readonly string[];
   readonly workers: number;
+  /**
+   * Whether this process reconciles the BGD namespace/name (its shard owns it: runtime/shard.ts);
+   * default every BGD.
+   */
+  readonly owns?: (namespace: string, name: string) => boolean;
+  /** Gate measurements in flight at once, across all BGDs (default 16). */
+  readonly gateConcurrency?: number;
+  /**
+   * The namespace whose bluegreen-notifications ConfigMap holds cluster-wide receivers (the operator's own);
+   * read only where this controller watches (cluster-wide, or a namespace it was given).
+   */
+  readonly notificationsNamespace?: string | undefined;
+  /** Notification sender settings (tests shorten the backoff). */
+  readonly notificationSender?: NotifierOptions["sender"];
+  /** Every gate measurement that finished (metrics). */
+  readonly onGateMeasured?: (m: Measured) => void;
+  /** Every notification delivery's end (metrics). */
+  readonly onNotificationResult?: NotifierOptions["onResult"];
   readonly log: Logger;
   readonly now?: () => number;
+  /** The work queue's timers (requeues, backoff); tests simulate hours with a fake one. */
+  readonly queueClock?: Clock;
   readonly queueHooks?: WorkQueueHooks;
-  readonly onReconcile?: (outcome: ReconcileOutcome) => void;
   readonly onReconcileError?: (key: string, err: unknown) => void;
   readonly onReconcileDone?: (
     key: string,
@@ -37,57 +76,6 @@ export interface ControllerOptions {
 
 const MANAGED = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 
-/** One informer per namespace scope (or one cluster-wide), seen as one cache. */
-class ScopedInformers<T extends KubeObject> {
-  readonly informers: Informer<T>[];
-  readonly #byNamespace = new Map<string, Informer<T>>();
-  readonly #clusterWide: Informer<T> | undefined;
-
-  constructor(
-    client: KubeClient,
-    namespaces: readonly string[],
-    collection: (ns: string | undefined) => string,
-    labelSelector: string | undefined,
-    log: Logger,
-  ) {
-    const make = (ns: string | undefined) =>
-      new Informer<T>({
-        source: client,
-        path: collection(ns),
-        ...(labelSelector !== undefined ? { labelSelector } : {}),
-        log: log.child({ informer: collection(ns) }),
-      });
-    if (namespaces.length === 0) {
-      this.#clusterWide = make(undefined);
-      this.informers = [this.#clusterWide];
-    } else {
-      this.#clusterWide = undefined;
-      for (const ns of namespaces) this.#byNamespace.set(ns, make(ns));
-      this.informers = [...this.#byNamespace.values()];
-    }
-  }
-
-  #for(ns: string): Informer<T> | undefined {
-    return this.#clusterWide ?? this.#byNamespace.get(ns);
-  }
-  get(ns: string, name: string): Readonly<T> | undefined {
-    return this.#for(ns)?.get(ns, name);
-  }
-  byLabel(ns: string, label: string, value: string): Readonly<T>[] {
-    return this.#for(ns)?.byLabel(ns, label, value) ?? [];
-  }
-  list(): Readonly<T>[] {
-    return this.informers.flatMap((i) => i.list());
-  }
-  on(handler: (obj: Readonly<T>) => void): void {
-    for (const i of this.informers) {
-      i.onAdd(handler);
-      i.onUpdate((_old, obj) => handler(obj));
-      i.onDelete(handler);
-    }
-  }
-}
-
 const ns = (n: string | undefined) => (n === undefined ? "" : `/namespaces/${n}`);
 
 export class BlueGreenController {
@@ -98,18 +86,27 @@ export class BlueGreenController {
   readonly #services: ScopedInformers<ServiceObj & KubeObject>;
   readonly #slices: ScopedInformers<EndpointSliceObj & KubeObject>;
   readonly #pods: ScopedInformers<PodObj & KubeObject>;
+  readonly #jobs: ScopedInformers<KubeObject>;
+  readonly #configMaps: ScopedInformers<KubeObject>;
+  readonly notifier: Notifier;
+  /** Gate measurements, off the reconcile path; `inFlight` feeds the gate metrics. */
+  readonly gates: GateRunner;
   #running: Promise<void> | undefined;
   #informersStarted = false;
 
   constructor(opts: ControllerOptions) {
     this.#opts = opts;
     const { client, namespaces, log } = opts;
-    this.queue = new WorkQueue(opts.queueHooks !== undefined ? { hooks: opts.queueHooks } : {});
+    this.queue = new WorkQueue({
+      ...(opts.queueHooks !== undefined ? { hooks: opts.queueHooks } : {}),
+      ...(opts.queueClock !== undefined ? { clock: opts.queueClock } : {}),
+    });
     this.#bgds = new ScopedInformers(
       client,
       namespaces,
       (n) => `/apis/bluegreen.io/v1${ns(n)}/${PLURAL}`,
       undefined,
+      slimBgd,
       log,
     );
     this.#deployments = new ScopedInformers(
@@ -117,6 +114,7 @@ export class BlueGreenController {
       namespaces,
       (n) => `/apis/apps/v1${ns(n)}/deployments`,
       MANAGED,
+      slimDeployment,
       log,
     );
     // Every Service in scope, not only ours: a Service named in spec.service.name is the user's
@@ -126,6 +124,7 @@ export class BlueGreenController {
       namespaces,
       (n) => `/api/v1${ns(n)}/services`,
       undefined,
+      slimService,
       log,
     );
     // EndpointSlices carry the labels of their Service: ours, and adopted ones once labelled.
@@ -134,27 +133,86 @@ export class BlueGreenController {
       namespaces,
       (n) => `/apis/discovery.k8s.io/v1${ns(n)}/endpointslices`,
       LABEL_NAME,
+      slimEndpointSlice,
       log,
     );
     // Pods are created by ReplicaSets from our template, which carries bluegreen.io/name.
-    this.#pods = new ScopedInformers(client, namespaces, (n) => `/api/v1${ns(n)}/pods`, LABEL_NAME, log);
+    this.#pods = new ScopedInformers(
+      client,
+      namespaces,
+      (n) => `/api/v1${ns(n)}/pods`,
+      LABEL_NAME,
+      slimPod,
+      log,
+    );
+    // The Jobs of job checks: created by us, labelled with their BGD; a finished Job wakes its BGD.
+    this.#jobs = new ScopedInformers(
+      client,
+      namespaces,
+      (n) => `/apis/batch/v1${ns(n)}/jobs`,
+      MANAGED,
+      slimJob,
+      log,
+    );
+    // Only the notifications ConfigMap (by name, so RBAC can grant that one name): receivers are read from
+    // the cache when a transition is announced, and a change applies to the next one.
+    this.#configMaps = new ScopedInformers(
+      client,
+      namespaces,
+      (n) => `/api/v1${ns(n)}/configmaps`,
+      undefined,
+      slimConfigMap,
+      log,
+      `metadata.name=${CONFIGMAP_NAME}`,
+    );
+    this.notifier = new Notifier({
+      client,
+      configMap: (n) =>
+        this.#configMaps.get(n, CONFIGMAP_NAME) as { data?: Record<string, string> } | undefined,
+      clusterNamespace: opts.notificationsNamespace,
+      now: opts.now ?? Date.now,
+      instance: hostname(),
+      log,
+      ...(opts.notificationSender !== undefined ? { sender: opts.notificationSender } : {}),
+      ...(opts.onNotificationResult !== undefined ? { onResult: opts.onNotificationResult } : {}),
+    });
+    this.gates = new GateRunner({
+      concurrency: opts.gateConcurrency ?? 16,
+      now: opts.now ?? Date.now,
+      wake: (key) => this.queue.add(key),
+      ...(opts.onGateMeasured !== undefined ? { onMeasured: opts.onGateMeasured } : {}),
+    });
 
+    // The one place work enters the queue from events: a BGD of another shard never becomes a key
+    // here (gate wake-ups and requeues only ever carry keys that did).
+    const enqueue = (namespace: string, name: string) => {
+      if (this.owns(namespace, name)) this.queue.add(`${namespace}/${name}`);
+    };
     const enqueueSelf = (o: Readonly<KubeObject>) => {
       const m = o.metadata;
-      if (m?.name !== undefined && m.namespace !== undefined) this.queue.add(`${m.namespace}/${m.name}`);
+      if (m?.name !== undefined && m.namespace !== undefined) enqueue(m.namespace, m.name);
     };
     const enqueueOwner = (o: Readonly<KubeObject>) => {
       const m = o.metadata;
       const owner = m?.labels?.[LABEL_NAME];
-      if (owner !== undefined && m?.namespace !== undefined) this.queue.add(`${m.namespace}/${owner}`);
+      if (owner !== undefined && m?.namespace !== undefined) enqueue(m.namespace, owner);
     };
     this.#bgds.on(enqueueSelf);
     const onBgdChange = opts.onBgdChange;
     if (onBgdChange !== undefined) {
+      // Rollout metrics count this shard's slice only, so the shards' series add up to the fleet.
+      const mine = (o: Readonly<KubeObject>) =>
+        this.owns(o.metadata?.namespace ?? "", o.metadata?.name ?? "");
       for (const i of this.#bgds.informers) {
-        i.onAdd((o) => onBgdChange(undefined, o));
-        i.onUpdate((old, o) => onBgdChange(old, o));
-        i.onDelete((o) => onBgdChange(o, undefined));
+        i.onAdd((o) => {
+          if (mine(o)) onBgdChange(undefined, o);
+        });
+        i.onUpdate((old, o) => {
+          if (mine(o)) onBgdChange(old, o);
+        });
+        i.onDelete((o) => {
+          if (mine(o)) onBgdChange(o, undefined);
+        });
       }
     }
     this.#deployments.on(enqueueOwner);
@@ -173,6 +231,28 @@ export class BlueGreenController {
     });
     this.#slices.on(enqueueOwner);
     this.#pods.on(enqueueOwner);
+    this.#jobs.on(enqueueOwner);
+  }
+
+  /** Runs one measurement off the reconcile path (see controller/gates/runner.ts). */
+  #runMeasurement(key: string, namespace: string, w: GateWork): void {
+    const { client } = this.#opts;
+    const measure = measurement(w.work, {
+      readSecret: async (name) => {
+        const secret = await client
+          .get<{ data?: Record<string, string> }>(
+            `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`,
+          )
+          .catch(() => undefined);
+        if (secret === undefined) return undefined;
+        return Object.fromEntries(
+          Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+        );
+      },
+      // kwok's pods have no logs, and a failed Job's reason is recorded without them.
+      jobLogTail: async () => undefined,
+    });
+    this.gates.request({ id: w.id, key, index: w.index, kind: w.work.kind, measure });
   }
 
   get caches(): Caches {
@@ -181,6 +261,8 @@ export class BlueGreenController {
       service: (n, name) => this.#services.get(n, name),
       podsOf: (n, bgd) => this.#pods.byLabel(n, LABEL_NAME, bgd),
       endpointSlicesOf: (n, svc) => this.#slices.byLabel(n, "kubernetes.io/service-name", svc),
+      jobsOf: (n, bgd) => this.#jobs.byLabel(n, LABEL_NAME, bgd),
+      gateResult: (id) => this.gates.result(id),
     };
   }
 
@@ -191,6 +273,8 @@ export class BlueGreenController {
       ...this.#services.informers,
       ...this.#slices.informers,
       ...this.#pods.informers,
+      ...this.#jobs.informers,
+      ...this.#configMaps.informers,
     ] as Informer<KubeObject>[];
   }
 
@@ -198,9 +282,14 @@ export class BlueGreenController {
     return this.#all.every((i) => i.hasSynced());
   }
 
-  /** The BGDs in the cache, read at scrape time by the rollout metrics. */
+  /** Whether this process's shard owns the BGD (always, unsharded). */
+  owns(namespace: string, name: string): boolean {
+    return this.#opts.owns?.(namespace, name) ?? true;
+  }
+
+  /** This shard's BGDs in the cache, read at scrape time by the rollout metrics. */
   listBgds(): Readonly<KubeObject>[] {
-    return this.#bgds.list();
+    return this.#bgds.list().filter((o) => this.owns(o.metadata?.namespace ?? "", o.metadata?.name ?? ""));
   }
 
   /**
@@ -215,7 +304,7 @@ export class BlueGreenController {
     }
     if (this.hasSynced()) return;
     await Promise.all(this.#all.map((i) => i.waitForSync(signal)));
-    log.info({ bgds: this.#bgds.list().length }, "Caches synced");
+    log.info({ bgds: this.#bgds.list().length, owned: this.listBgds().length }, "Caches synced");
   }
 
   /** Starts the informers, waits for their caches, then runs the workers until stop(). */
@@ -229,7 +318,11 @@ export class BlueGreenController {
       getBgd: (n, name) => this.#bgds.get(n, name),
       now,
       log,
-      ...(this.#opts.onReconcile !== undefined ? { onResult: this.#opts.onReconcile } : {}),
+      gates: {
+        run: (key, namespace, work) => this.#runMeasurement(key, namespace, work),
+        forget: (id) => this.gates.forget(id),
+      },
+      onStatusWritten: (bgd, before, after) => this.notifier.announce(bgd, before, after),
     });
     const timed = async (key: string) => {
       const started = performance.now();
@@ -256,8 +349,10 @@ export class BlueGreenController {
 
   /** Finishes in-flight reconciles, then stops the informers. */
   async stop(): Promise<void> {
+    this.gates.close();
     await this.queue.shutDownWithDrain();
     await this.#running;
+    await this.notifier.close();
     if (this.#informersStarted) await Promise.all(this.#all.map((i) => i.stop()));
   }
 }

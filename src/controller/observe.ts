@@ -1,6 +1,7 @@
 /**
- * observe(): reads the informer caches only (never the API) and describes one BlueGreenDeployment
- * and what it owns in the domain's terms. Deciding what to do is plan()'s job.
+ * observe(): reads the informer caches only (never the API) and extracts the facts of one
+ * BlueGreenDeployment and what it owns. It renders nothing and decides nothing: judging a Service
+ * against the one we would write is the domain's (bluegreen/services.ts), deciding is plan()'s.
  */
 import {
   canonicalJson,
@@ -17,20 +18,17 @@ import {
   ANNOTATION_SCALE_DOWN_AT,
   ANNOTATION_SPEC_HASH,
   ANNOTATION_TEMPLATE,
+  activeServiceName,
+  DEFAULTS,
+  deploymentName,
   LABEL_COLOR,
-  LABEL_NAME,
   LABEL_REVISION,
+  previewServiceName,
 } from "../api/labels.ts";
 import type { BlueGreenDeployment } from "../api/schema.ts";
-import { sameJson } from "../bluegreen/plan.ts";
-import {
-  activeServiceName,
-  colorSelector,
-  deploymentName,
-  type Owner,
-  previewServiceName,
-  renderService,
-} from "../bluegreen/render.ts";
+import type { Measurement } from "../bluegreen/gates/measurement.ts";
+import type { Owner } from "../bluegreen/render.ts";
+import { type ServiceFacts, serviceState } from "../bluegreen/services.ts";
 import {
   ANNOTATION_ORIGINAL_SELECTOR,
   COLORS,
@@ -40,7 +38,6 @@ import {
   type EndpointCounts,
   type Observed,
   type PodTemplate,
-  type ServiceState,
 } from "../bluegreen/types.ts";
 
 /** The shapes we read from cached objects (plain JSON as the API returns it). */
@@ -78,6 +75,7 @@ export interface ServiceObj extends KObject {
     readonly type?: string;
     readonly sessionAffinity?: string;
     readonly ports?: ReadonlyArray<Readonly<Record<string, unknown>>>;
+    readonly clusterIP?: string;
   };
 }
 export interface PodObj extends KObject {
@@ -101,12 +99,21 @@ export interface Caches {
   podsOf(namespace: string, bgd: string): readonly PodObj[];
   /** EndpointSlices labelled kubernetes.io/service-name=<service>. */
   endpointSlicesOf(namespace: string, service: string): readonly EndpointSliceObj[];
+  /** Jobs labelled bluegreen.io/name=<bgd> (gate checks); absent where no Job informer runs. */
+  jobsOf?(namespace: string, bgd: string): readonly KObject[];
+  /** A finished gate measurement the gate runner holds (not a cache, but read the same way: no I/O). */
+  gateResult?(id: string): Measurement | undefined;
 }
 
 export type Observation =
   | { readonly ok: true; readonly observed: Observed; readonly owner: Owner }
   | { readonly ok: false; readonly message: string; readonly owner: Owner; readonly generation: number };
 
+/** A Service's ClusterIP, for gate URLs where there is no cluster DNS ("None" for headless: none). */
+const clusterIP = (svc: ServiceObj | undefined): string | undefined => {
+  const ip = svc?.spec?.clusterIP;
+  return ip === undefined || ip === "" || ip === "None" ? undefined : ip;
+};
 const isColor = (v: unknown): v is Color => v === "blue" || v === "green";
 const podReady = (p: PodObj) =>
   p.metadata?.deletionTimestamp === undefined &&
@@ -151,58 +158,24 @@ function colorState(color: Color, dep: DeploymentObj, pods: readonly PodObj[]): 
   };
 }
 
-function serviceState(
-  svc: ServiceObj | undefined,
-  owner: Owner,
-  desired: Desired,
-  render: (color: Color) => Record<string, unknown>,
-  adopted = false,
-): ServiceState {
-  if (svc === undefined) return { exists: false, selectorColor: undefined, upToDate: false, adopted };
-  const selector = svc.spec?.selector;
-  let selectorColor: ServiceState["selectorColor"];
-  if (selector === undefined || Object.keys(selector).length === 0) selectorColor = undefined;
-  else {
-    // Ours when it names this BGD and a color; any other difference is drift (upToDate: false).
-    const c = selector[LABEL_COLOR];
-    selectorColor = isColor(c) && selector[LABEL_NAME] === owner.name ? c : "invalid";
-  }
-  if (adopted) {
-    // Of an adopted Service we manage the selector (and our name label) only.
-    const original = svc.metadata?.annotations?.[ANNOTATION_ORIGINAL_SELECTOR];
-    return {
-      exists: true,
-      selectorColor,
-      upToDate:
-        isColor(selectorColor) &&
-        sameJson(selector, colorSelector(owner, desired, selectorColor)) &&
-        svc.metadata?.labels?.[LABEL_NAME] === owner.name,
-      adopted,
-      ...(selector !== undefined ? { selector } : {}),
-      ...(original !== undefined ? { originalSelector: original } : {}),
-    };
-  }
-  const want = render(isColor(selectorColor) ? selectorColor : "blue") as {
-    metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
-    spec: { type: string; sessionAffinity: string; ports: Record<string, unknown>[] };
+/** The facts of a cached Service that the domain judges (bluegreen/services.ts). */
+function serviceFacts(svc: ServiceObj | undefined): ServiceFacts | undefined {
+  if (svc === undefined) return undefined;
+  const original = svc.metadata?.annotations?.[ANNOTATION_ORIGINAL_SELECTOR];
+  return {
+    ...(svc.spec?.selector !== undefined ? { selector: svc.spec.selector } : {}),
+    ...(svc.spec?.type !== undefined ? { type: svc.spec.type } : {}),
+    ...(svc.spec?.sessionAffinity !== undefined ? { sessionAffinity: svc.spec.sessionAffinity } : {}),
+    ports: (svc.spec?.ports ?? []).map((p) => ({
+      name: p.name,
+      protocol: p.protocol ?? "TCP",
+      port: p.port,
+      targetPort: p.targetPort,
+    })),
+    labels: svc.metadata?.labels ?? {},
+    annotations: svc.metadata?.annotations ?? {},
+    ...(original !== undefined ? { originalSelector: original } : {}),
   };
-  const labels = svc.metadata?.labels ?? {};
-  const annotations = svc.metadata?.annotations ?? {};
-  const livePorts = (svc.spec?.ports ?? []).map((p) => ({
-    name: p.name,
-    protocol: p.protocol ?? "TCP",
-    port: p.port,
-    targetPort: p.targetPort,
-  }));
-  const upToDate =
-    isColor(selectorColor) &&
-    sameJson(selector, colorSelector(owner, desired, selectorColor)) &&
-    svc.spec?.type === want.spec.type &&
-    (svc.spec?.sessionAffinity ?? "None") === want.spec.sessionAffinity &&
-    sameJson(livePorts, want.spec.ports) &&
-    Object.entries(want.metadata.labels).every(([k, v]) => labels[k] === v) &&
-    Object.entries(want.metadata.annotations ?? {}).every(([k, v]) => annotations[k] === v);
-  return { exists: true, selectorColor, upToDate };
 }
 
 function endpointCounts(
@@ -257,11 +230,12 @@ export function observe(raw: unknown, caches: Caches): Observation {
   }
   const activeName = activeServiceName(owner.name, spec);
   const previewName = previewServiceName(owner.name, spec);
-  const previewEnabled = spec.preview?.enabled ?? true;
+  const previewEnabled = spec.preview?.enabled ?? DEFAULTS.previewEnabled;
   const annotations = meta.annotations ?? {};
   const observed: Observed = {
     name: owner.name,
     namespace: owner.namespace,
+    uid: owner.uid,
     generation,
     spec,
     status: bgd.status ?? {},
@@ -274,17 +248,19 @@ export function observe(raw: unknown, caches: Caches): Observation {
     finalizers: (meta as { finalizers?: readonly string[] }).finalizers ?? [],
     desired,
     colors,
-    activeService: serviceState(
-      caches.service(owner.namespace, activeName),
+    activeService: serviceState(serviceFacts(caches.service(owner.namespace, activeName)), {
       owner,
+      spec,
       desired,
-      (c) => renderService(spec, owner, desired, "active", c),
-      spec.service?.name !== undefined,
-    ),
+      role: "active",
+    }),
     previewService: previewEnabled
-      ? serviceState(caches.service(owner.namespace, previewName), owner, desired, (c) =>
-          renderService(spec, owner, desired, "preview", c),
-        )
+      ? serviceState(serviceFacts(caches.service(owner.namespace, previewName)), {
+          owner,
+          spec,
+          desired,
+          role: "preview",
+        })
       : undefined,
     activeEndpoints: endpointCounts(caches.endpointSlicesOf(owner.namespace, activeName), podColor),
     previewEndpoints: previewEnabled
@@ -305,6 +281,22 @@ export function observe(raw: unknown, caches: Caches): Observation {
             })),
         }
       : {}),
+    ...(spec.gates !== undefined
+      ? {
+          gates: {
+            result: (id: string) => currentResult(id, caches.gateResult?.(id), bgd.status?.gates ?? []),
+            jobs: new Map(
+              (caches.jobsOf?.(owner.namespace, owner.name) ?? []).map(
+                (j) => [j.metadata?.name ?? "", j] as const,
+              ),
+            ),
+            activeServiceIP: clusterIP(caches.service(owner.namespace, activeName)),
+            previewServiceIP: previewEnabled
+              ? clusterIP(caches.service(owner.namespace, previewName))
+              : undefined,
+          },
+        }
+      : {}),
     pods: pods.slice(0, 40).map((p) => {
       const c = p.metadata?.labels?.[LABEL_COLOR];
       return {
@@ -316,4 +308,25 @@ export function observe(raw: unknown, caches: Caches): Observation {
     }),
   };
   return { ok: true, observed, owner };
+}
+
+/**
+ * A result the gate runner holds counts only for the check record it was measured for. One that started
+ * before the stored record did (or for a check with no record) is left over from an earlier run of the check:
+ * `kubectl bluegreen retry` removed an Inconclusive record, or a reconcile on a cache behind our own status
+ * write had asked for an index again. Folding it would decide the new run with the old answer; measuring
+ * again is what a new run means. (A result is always asked for after its record was written, so a current one
+ * never starts before it.)
+ */
+export function currentResult(
+  id: string,
+  held: Measurement | undefined,
+  records: readonly { readonly name: string; readonly revision: string; readonly startedAt?: string }[],
+): Measurement | undefined {
+  if (held === undefined) return undefined;
+  // <uid>/<revision>/<check>/<index> (measurementId); check names hold no "/".
+  const [, revision, check] = id.split("/");
+  const record = records.find((r) => r.name === check && r.revision === revision);
+  if (record?.startedAt === undefined) return undefined;
+  return Date.parse(held.startedAt) >= Date.parse(record.startedAt) ? held : undefined;
 }

@@ -1,36 +1,44 @@
 /**
  * One reconcile of one BlueGreenDeployment key: observe (caches) → plan (pure) → execute (writes).
- * It receives a key, never an event, and rebuilds its view from the caches every time.
+ * It receives a key, never an event, and rebuilds its view from the caches every time. Every outcome
+ * (a step of a rollout, an invalid spec, a write the API server refused) is a plan the one executor
+ * writes.
  */
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
-import { setConditions } from "../bluegreen/conditions.ts";
-import { plan, sameJson } from "../bluegreen/plan.ts";
-import { HANDBACK_FINALIZER } from "../bluegreen/types.ts";
-import { bgdPath, ConflictError, createEvent, execute, PermanentError, type Written } from "./executor.ts";
-import type { KubeClient } from "./kube.ts";
+import type { GateWork } from "../bluegreen/gates/plan-gates.ts";
+import { plan } from "../bluegreen/plan.ts";
+import { planInvalidSpec, planRefused } from "../bluegreen/refusal.ts";
+import { HANDBACK_FINALIZER, type Plan } from "../bluegreen/types.ts";
+import { ConflictError, execute, PermanentError, type Writer, type Written } from "./executor.ts";
 import { type Caches, type KObject, observe } from "./observe.ts";
 
 export interface ReconcilerDeps {
-  readonly client: KubeClient;
+  readonly client: Writer;
   readonly caches: Caches;
   /** The BGD as the cache has it, or undefined once deleted. */
   readonly getBgd: (namespace: string, name: string) => unknown;
+  /** The one clock (ms since the epoch): plans, Event times and the wait for our own writes read it. */
   readonly now: () => number;
   readonly log: Logger;
-  /** Called once per reconcile with what happened (metrics hook). */
-  readonly onResult?: (r: ReconcileOutcome) => void;
+  /** Names this operator in the Events it records; default the host name. */
+  readonly instance?: string;
+  /** The gate runner: measurements the plan asks for run there, off this reconcile. */
+  readonly gates?: {
+    readonly run: (key: string, namespace: string, work: GateWork) => void;
+    readonly forget: (id: string) => void;
+  };
+  /**
+   * Told each status this reconcile wrote, after the write went through, with the status it replaced:
+   * notifications are derived from that transition (announced once, never again after a restart).
+   */
+  readonly onStatusWritten?: (
+    bgd: unknown,
+    before: BlueGreenDeploymentStatus | undefined,
+    after: BlueGreenDeploymentStatus,
+  ) => void;
 }
-
-export interface ReconcileOutcome {
-  readonly key: string;
-  readonly writes: number;
-  readonly phase: string | undefined;
-  readonly activeColor: string | undefined;
-  readonly switched: boolean;
-  readonly aborted: boolean;
-}
-
 export function splitKey(key: string): [string, string] {
   const i = key.indexOf("/");
   return [key.slice(0, i), key.slice(i + 1)];
@@ -58,6 +66,7 @@ interface Expectation extends Written {
 }
 
 export function makeReconciler(deps: ReconcilerDeps) {
+  const instance = deps.instance ?? hostname();
   // Our last writes per key. Planning on a cache that has not seen them could, right after a
   // switch, take the new live color for the idle one and write a template to it; so a reconcile
   // first waits (briefly, as a requeue) for the caches to show what we wrote (client-go's
@@ -88,69 +97,44 @@ export function makeReconciler(deps: ReconcilerDeps) {
       return {};
     }
     // The watch event of our own write is on its way and will enqueue this key again.
-    if (pending(namespace, key, performance.now())) return { requeueAfterMs: 100 };
-    const meta = (raw as KObject & { metadata?: { resourceVersion?: string } }).metadata ?? {};
+    if (pending(namespace, key, deps.now())) return { requeueAfterMs: 100 };
+    const meta = (raw as KObject).metadata ?? {};
     // Being deleted: only an adopted Service's hand-back (our finalizer) is left to do.
     const finalizers = (meta as { finalizers?: readonly string[] }).finalizers ?? [];
     if (meta.deletionTimestamp !== undefined && !finalizers.includes(HANDBACK_FINALIZER)) return {};
     const resourceVersion = meta.resourceVersion ?? "";
     const observation = observe(raw, deps.caches);
     const log = deps.log.child({ bgd: key });
-
-    if (!observation.ok) {
-      // Bad input the schema could not catch: say so in a condition, move nothing, do not retry
-      // until the object changes.
-      const old = ((raw as { status?: BlueGreenDeploymentStatus }).status ?? {}) as BlueGreenDeploymentStatus;
-      const now = new Date(deps.now()).toISOString();
-      const status: BlueGreenDeploymentStatus = {
-        ...old,
-        observedGeneration: observation.generation,
-        phase: "Degraded",
-        message: observation.message,
-        conditions: setConditions(
-          old.conditions,
-          [{ type: "Degraded", status: "True", reason: "InvalidSpec", message: observation.message }],
-          now,
-          observation.generation,
-        ),
-      };
-      if (!sameJson(old, status)) {
-        await deps.client.replace(`${bgdPath(namespace, name)}/status`, {
-          apiVersion: "bluegreen.io/v1",
-          kind: "BlueGreenDeployment",
-          metadata: { name, namespace, resourceVersion },
-          status,
-        });
-        await createEvent(
-          deps.client,
-          observation.owner,
-          "Warning",
-          "InvalidSpec",
-          observation.message,
-        ).catch(() => {});
-        log.warn({ message: observation.message }, "Refused invalid spec");
-      }
-      return {};
-    }
-
-    const p = plan(observation.observed, deps.now());
-    try {
-      await execute(
+    const now = deps.now();
+    const run = (p: Plan, rv: string) =>
+      execute(
         {
           client: deps.client,
-          observed: observation.observed,
-          owner: observation.owner,
-          resourceVersion,
+          key,
+          generation: meta.generation ?? 0,
+          resourceVersion: rv,
           log: (msg, fields) => log.info(fields, msg),
           onWritten: (w) => {
             const list = (expectations.get(key) ?? []).filter(
               (e) => !(e.kind === w.kind && e.name === w.name),
             );
-            expectations.set(key, [...list, { ...w, at: performance.now() }]);
+            expectations.set(key, [...list, { ...w, at: deps.now() }]);
           },
         },
         p.actions,
       );
+    const refused = (message: string) => ({
+      owner: observation.owner,
+      generation: meta.generation ?? 0,
+      status: ((raw as { status?: BlueGreenDeploymentStatus }).status ?? {}) as BlueGreenDeploymentStatus,
+      message,
+    });
+
+    const p = observation.ok
+      ? plan(observation.observed, now, instance)
+      : planInvalidSpec(refused(observation.message), now, instance);
+    try {
+      await run(p, resourceVersion);
     } catch (err) {
       if (err instanceof ConflictError) {
         // Our cache was behind; the watch event on its way will bring the new state.
@@ -158,57 +142,23 @@ export function makeReconciler(deps: ReconcilerDeps) {
         return { requeueAfterMs: 200 };
       }
       if (err instanceof PermanentError) {
-        await reportPermanent(deps, observation.owner, raw, resourceVersion, err.message).catch(() => {});
+        await run(planRefused(refused(err.message), now, instance), resourceVersion).catch(() => {});
         log.warn({ err: err.message }, "Refused by the API server");
         return {};
       }
       throw err;
     }
-    const status = p.actions.find((a) => a.type === "UpdateStatus");
-    deps.onResult?.({
-      key,
-      writes: p.actions.length,
-      phase: status?.type === "UpdateStatus" ? status.status.phase : undefined,
-      activeColor: status?.type === "UpdateStatus" ? status.status.activeColor : undefined,
-      switched: p.actions.some(
-        (a) => a.type === "ApplyService" && a.role === "active" && a.reason !== "active Service drifted",
-      ),
-      aborted: p.actions.some((a) => a.type === "MarkAborted"),
-    });
+    // Only once the plan's writes (its status with the recorded results among them) went through.
+    const before = (raw as { status?: BlueGreenDeploymentStatus }).status;
+    for (const a of p.actions) {
+      if (a.type === "RunMeasurement") deps.gates?.run(key, namespace, a.work);
+      else if (a.type === "ForgetMeasurement") deps.gates?.forget(a.id);
+      else if (a.type === "UpdateStatus") deps.onStatusWritten?.(raw, before, a.status);
+    }
+    if (!observation.ok) {
+      if (p.actions.length > 0) log.warn({ message: observation.message }, "Refused invalid spec");
+      return {};
+    }
     return p.requeueAfterMs === undefined ? {} : { requeueAfterMs: p.requeueAfterMs };
   };
-}
-
-async function reportPermanent(
-  deps: ReconcilerDeps,
-  owner: { name: string; namespace: string; uid: string },
-  raw: unknown,
-  resourceVersion: string,
-  message: string,
-): Promise<void> {
-  const old = ((raw as { status?: BlueGreenDeploymentStatus }).status ?? {}) as BlueGreenDeploymentStatus;
-  const generation = (raw as KObject).metadata?.generation ?? 0;
-  const now = new Date(deps.now()).toISOString();
-  const conditions = (old.conditions ?? []).filter((c) => c.type !== "Degraded");
-  const status: BlueGreenDeploymentStatus = {
-    ...old,
-    message,
-    conditions: [
-      ...conditions,
-      ...setConditions(
-        old.conditions,
-        [{ type: "Degraded", status: "True", reason: "RejectedByAPIServer", message }],
-        now,
-        generation,
-      ),
-    ],
-  };
-  if (sameJson(old, status)) return;
-  await deps.client.replace(`${bgdPath(owner.namespace, owner.name)}/status`, {
-    apiVersion: "bluegreen.io/v1",
-    kind: "BlueGreenDeployment",
-    metadata: { name: owner.name, namespace: owner.namespace, resourceVersion },
-    status,
-  });
-  await createEvent(deps.client, owner, "Warning", "RejectedByAPIServer", message);
 }

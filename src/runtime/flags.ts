@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import pkg from "../../package.json" with { type: "json" };
+import type { Shard } from "./shard.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -13,12 +14,18 @@ export interface Flags {
   /** Empty: cluster-wide. */
   readonly namespaces: readonly string[];
   readonly workers: number;
+  /** Gate measurements in flight at once, across all BGDs. */
+  readonly gateConcurrency: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
   /** `undefined`: disabled. */
   readonly healthProbeBindAddress: string | undefined;
   /** `undefined`: disabled. */
   readonly metricsBindAddress: string | undefined;
   readonly leaderElection: LeaderElectionFlags | undefined;
+  /** The namespace of the cluster-wide bluegreen-notifications ConfigMap; `undefined`: none. */
+  readonly notificationsNamespace: string | undefined;
+  /** `undefined`: one shard, every BGD (see shard.ts). */
+  readonly shard: Shard | undefined;
 }
 
 export interface LeaderElectionFlags {
@@ -59,6 +66,12 @@ function parseBool(text: string | boolean | undefined): boolean {
   throw new InvalidArgumentError(`"${text}" is not true or false`);
 }
 
+function parseIndex(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${text}" is not a whole number ≥ 0`);
+  return n;
+}
+
 function parseWorkers(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${text}" is not a whole number ≥ 1`);
@@ -89,6 +102,7 @@ interface RawFlags {
   kubeconfig?: string;
   namespace: string[];
   workers: number;
+  gateConcurrency: number;
   logLevel: Flags["logLevel"];
   healthProbeBindAddress: string;
   metricsBindAddress: string;
@@ -98,6 +112,9 @@ interface RawFlags {
   leaderElectRetryPeriod: number;
   leaderElectNamespace?: string;
   leaderElectId: string;
+  notificationsNamespace?: string;
+  shardIndex: number;
+  shardCount: number;
 }
 
 export function buildCommand(): Command {
@@ -132,6 +149,15 @@ export function buildCommand(): Command {
         .env("BGO_WORKERS")
         .argParser(parseWorkers)
         .default(4),
+    )
+    .addOption(
+      new Option(
+        "--gate-concurrency <n>",
+        "gate measurements (http requests, Prometheus queries, finished Jobs) in flight at once, across all BGDs; one BGD measures one at a time",
+      )
+        .env("BGO_GATE_CONCURRENCY")
+        .argParser(parseWorkers)
+        .default(16),
     )
     .addOption(
       new Option("--log-level <level>", "log level")
@@ -202,6 +228,30 @@ export function buildCommand(): Command {
         .env("BGO_LEADER_ELECT_ID")
         .default("bluegreen-operator.bluegreen.io"),
     )
+    .addOption(
+      new Option(
+        "--notifications-namespace <ns>",
+        'namespace of the cluster-wide bluegreen-notifications ConfigMap, read where the operator watches (default: the pod\'s own namespace; "" disables)',
+      ).env("BGO_NOTIFICATIONS_NAMESPACE"),
+    )
+    .addOption(
+      new Option(
+        "--shard-count <n>",
+        "operator shards splitting the BGDs by a hash of namespace/name; each needs its own --shard-index",
+      )
+        .env("BGO_SHARD_COUNT")
+        .argParser(parseWorkers)
+        .default(1),
+    )
+    .addOption(
+      new Option(
+        "--shard-index <i>",
+        "this process's shard, 0 … count-1; its leader election uses the Lease <leader-elect-id>-shard-<i>",
+      )
+        .env("BGO_SHARD_INDEX")
+        .argParser(parseIndex)
+        .default(0),
+    )
     .version(VERSION)
     .showHelpAfterError()
     .allowExcessArguments(false);
@@ -251,13 +301,20 @@ export function parseFlags(argv: readonly string[], opts: { exitOverride?: boole
       retryPeriodMs: retry,
     };
   }
+  if (raw.shardIndex >= raw.shardCount) {
+    program.error(`error: --shard-index must be below --shard-count (${raw.shardCount})`);
+  }
   return {
     kubeconfig: raw.kubeconfig === "" ? undefined : raw.kubeconfig,
     namespaces: raw.namespace,
     workers: raw.workers,
+    gateConcurrency: raw.gateConcurrency,
     logLevel: raw.logLevel,
     healthProbeBindAddress: enabled(raw.healthProbeBindAddress),
     metricsBindAddress: enabled(raw.metricsBindAddress),
     leaderElection,
+    notificationsNamespace:
+      raw.notificationsNamespace === undefined ? podNamespace() : raw.notificationsNamespace || undefined,
+    shard: raw.shardCount === 1 ? undefined : { index: raw.shardIndex, count: raw.shardCount },
   };
 }

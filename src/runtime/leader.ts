@@ -22,8 +22,8 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { isAlreadyExists, isConflict, isNotFound } from "../controller/api-errors.ts";
-import type { KubeClient } from "../controller/kube.ts";
+import { isAlreadyExists, isConflict, isNotFound } from "../kube/api-errors.ts";
+import type { KubeClient } from "../kube/kube.ts";
 
 /** What the elector needs from the API: KubeClient, or a fake in unit tests. */
 export type LeaseApi = Pick<KubeClient, "get" | "create" | "replace">;

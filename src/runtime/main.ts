@@ -11,12 +11,14 @@
  */
 import { pino } from "pino";
 import { BlueGreenController } from "../controller/controller.ts";
-import { KubeClient, loadKubeConfig } from "../controller/kube.ts";
+import { KubeClient, loadKubeConfig } from "../kube/kube.ts";
 import { parseFlags, VERSION } from "./flags.ts";
+import { GateMetrics } from "./gate-metrics.ts";
 import { LeaderElector } from "./leader.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { RolloutMetrics } from "./rollout-metrics.ts";
 import { type Endpoint, metricsRoute, probe, serve } from "./server.ts";
+import { owns, shardLeaseName } from "./shard.ts";
 
 /** A write refused because this replica is not (or no longer) the leader. */
 export class NotLeaderError extends Error {
@@ -25,6 +27,9 @@ export class NotLeaderError extends Error {
     this.name = "NotLeaderError";
   }
 }
+
+const statusOf = (o: unknown): unknown =>
+  typeof o === "object" && o !== null ? (o as { status?: unknown }).status : undefined;
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv);
@@ -47,22 +52,40 @@ async function main(): Promise<void> {
     },
   });
   let rollout: RolloutMetrics | undefined;
+  let gateMetrics: GateMetrics | undefined;
+  // Counted by the leader only (a standby's caches see the same transitions), as the rollout counters.
+  const counting = () => elector === undefined || elector.isLeader();
   const controller = new BlueGreenController({
     client,
     namespaces: flags.namespaces,
     workers: flags.workers,
+    gateConcurrency: flags.gateConcurrency,
+    notificationsNamespace: flags.notificationsNamespace,
+    owns: (namespace, name) => owns(flags.shard, namespace, name),
     log,
     queueHooks: metrics.queueHooks(),
     onReconcileDone: (_key, seconds, result) => metrics.reconcileDone(seconds, result),
     onReconcileError: () => metrics.reconcileError(),
-    onBgdChange: (old, obj) => rollout?.onChange(old, obj),
+    onBgdChange: (old, obj) => {
+      rollout?.onChange(old, obj);
+      const m = (obj ?? old)?.metadata;
+      if (counting() && m?.namespace !== undefined && m.name !== undefined)
+        gateMetrics?.observeStatus(m.namespace, m.name, statusOf(old), statusOf(obj));
+    },
+    onGateMeasured: (m) => gateMetrics?.observeMeasurement(m.kind, m.phase, m.seconds),
+    onNotificationResult: (r) =>
+      gateMetrics?.observeDelivery(
+        r.receiver,
+        r.ok ? "delivered" : r.reason.startsWith("dropped") ? "dropped" : "failed",
+      ),
   });
   metrics.watchQueue(controller.queue);
   rollout = new RolloutMetrics({
     registry: metrics.registry,
     list: () => controller.listBgds(),
-    counting: () => elector === undefined || elector.isLeader(),
+    counting,
   });
+  gateMetrics = new GateMetrics(metrics.registry, () => controller.gates.inFlight, flags.gateConcurrency);
 
   const abort = new AbortController();
   let stopping = false;
@@ -108,7 +131,10 @@ async function main(): Promise<void> {
       version: VERSION,
       namespaces: flags.namespaces.length === 0 ? "all" : flags.namespaces,
       workers: flags.workers,
-      leaderElection: election === undefined ? false : `${election.namespace}/${election.id}`,
+      gateConcurrency: flags.gateConcurrency,
+      leaderElection:
+        election === undefined ? false : `${election.namespace}/${shardLeaseName(election.id, flags.shard)}`,
+      shard: flags.shard === undefined ? "none" : `${flags.shard.index} of ${flags.shard.count}`,
     },
     "Starting bluegreen-operator",
   );
@@ -132,24 +158,26 @@ async function main(): Promise<void> {
     await controller.start(abort.signal).catch(quietWhenStopping);
     return;
   }
-  const lease = `${election.namespace}/${election.id}`;
+  // One Lease per shard: one leader and its standbys per slice of the BGDs.
+  const leaseName = shardLeaseName(election.id, flags.shard);
+  const lease = `${election.namespace}/${leaseName}`;
   elector = new LeaderElector({
     api: new KubeClient(kc, { hooks: metrics.requestHooks(server) }),
     namespace: election.namespace,
-    name: election.id,
+    name: leaseName,
     leaseDurationMs: election.leaseDurationMs,
     renewDeadlineMs: election.renewDeadlineMs,
     retryPeriodMs: election.retryPeriodMs,
     log,
     onStartedLeading: () => {
-      metrics.setLeader(election.id, true);
+      metrics.setLeader(leaseName, true);
       log.info({ lease }, "Started leading");
       controller.start(abort.signal).catch((err: unknown) => {
         if (!stopping) fatal(err);
       });
     },
     onStoppedLeading: (why) => {
-      metrics.setLeader(election.id, false);
+      metrics.setLeader(leaseName, false);
       // Like controller-runtime: no new reconciles, and exit non-zero so the Deployment restarts
       // this replica as a standby. Writes already refuse (the fence), so exiting now loses nothing.
       controller.queue.shutDown();
@@ -157,7 +185,7 @@ async function main(): Promise<void> {
       process.exit(1);
     },
   });
-  metrics.setLeader(election.id, false);
+  metrics.setLeader(leaseName, false);
   void elector.start().catch(fatal);
   await caches;
 }

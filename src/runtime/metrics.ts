@@ -5,8 +5,8 @@
  * plus the process_* and nodejs_* defaults of prom-client.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { RequestHooks } from "../controller/kube.ts";
-import type { WorkQueueHooks } from "../controller/workqueue.ts";
+import type { RequestHooks } from "../kube/kube.ts";
+import type { WorkQueueHooks } from "../kube/workqueue.ts";
 
 /** The `controller` (and work queue `name`) label: controller-runtime names it after the kind. */
 export const CONTROLLER = "bluegreendeployment";

@@ -2,9 +2,14 @@
  * The permissions the operator needs, derived from what src/controller calls:
  * - informers (controller.ts): list+watch BlueGreenDeployments, and Deployments, Services,
  *   EndpointSlices and Pods (the latter four by label);
- * - executor.ts: server-side apply and merge patches of Deployments and Services, a merge patch of
- *   a BGD's annotations (abort), a PUT of its status, Events;
- * - leader election (leader.ts): get, create, update of one Lease in the operator's namespace.
+ * - the writes executor.ts sends (rendered in bluegreen/writes.ts): server-side apply and merge
+ *   patches of Deployments and Services, a merge patch of a BGD's annotations (abort), a PUT of its
+ *   status, Events;
+ * - gates (controller/controller.ts): list+watch and create of Jobs, get of the Secrets http checks name;
+ * - notifications (controller/notify/notifier.ts): list+watch of the ConfigMap bluegreen-notifications (by
+ *   name), get of the Secrets its receivers name, Events of failed deliveries;
+ * - leader election (leader.ts): get, create, update of one Lease in the operator's namespace (one
+ *   per shard with --shard-count, named by shard.ts's shardLeaseName).
  *
  * deploy/rbac/*.yaml and the Helm chart render these; test/unit/runtime-rbac.test.ts keeps them in
  * step, and the e2e test runs a whole rollout with nothing but these rules.
@@ -33,16 +38,28 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   // patch: role metadata (spec.strategy.activeMetadata/previewMetadata) on the pods of a color.
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  // Gates: the Jobs of job checks (created once per revision, watched until they finish) and the Secrets
+  // an http check names for its headers — get only: a Secret is read by the name the BGD gives, never listed.
+  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["list", "watch", "create"] },
+  { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
+  // Notifications: receivers from the one ConfigMap of that name, listed and watched with its name as field
+  // selector (the API server authorizes that against resourceNames); their Secrets by name, as above.
+  {
+    apiGroups: [""],
+    resources: ["configmaps"],
+    resourceNames: ["bluegreen-notifications"],
+    verbs: ["list", "watch"],
+  },
 ];
 
-/** In the Lease's namespace only. */
-export function leaderElectionRules(leaseName: string): readonly PolicyRule[] {
+/** In the Lease's namespace only: the operator's Lease, or each shard's. */
+export function leaderElectionRules(...leaseNames: readonly string[]): readonly PolicyRule[] {
   return [
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     {
       apiGroups: ["coordination.k8s.io"],
       resources: ["leases"],
-      resourceNames: [leaseName],
+      resourceNames: [...leaseNames],
       verbs: ["get", "update"],
     },
   ];

@@ -8,7 +8,7 @@
  *   leader counts (`counting()`), so `sum()` over replicas does not count a switch twice.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { KubeObject } from "../controller/informer.ts";
+import type { KubeObject } from "../kube/informer.ts";
 
 /** Rollouts take seconds (fast pods) to hours (manual promotion). */
 const DURATION_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];

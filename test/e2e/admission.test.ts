@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as R from "../../src/api/rules.ts";
+import { badGates, goodGates } from "../unit/support/gate-cases.ts";
+import { BAD_IMAGES, GOOD_IMAGES } from "../unit/support/images.ts";
 import { deleteNamespace, KubectlError, kubectl, kubectlJson, newNamespace } from "./lib.ts";
 
 type Obj = Record<string, unknown>;
@@ -152,6 +154,35 @@ const refusals: [string, Obj, string][] = [
     R.SHORTHAND_TARGET_PORT_IS_NUMBER.message,
   ],
   [
+    "an additional port named http",
+    patched(full(), { spec: { service: { additionalPorts: [{ name: "http", port: 9090 }] } } }),
+    R.ADDITIONAL_PORTS_DISTINCT.message,
+  ],
+  [
+    "an additional port on the main port's number",
+    patched(full(), { spec: { service: { additionalPorts: [{ name: "metrics", port: 80 }] } } }),
+    R.ADDITIONAL_PORTS_DISTINCT.message,
+  ],
+  [
+    "an additional port name with capitals",
+    patched(full(), { spec: { service: { additionalPorts: [{ name: "Metrics", port: 9090 }] } } }),
+    R.SERVICE_PORT_NAME_IS_DNS1123.message,
+  ],
+  [
+    "an additional port's target port of 0",
+    patched(full(), {
+      spec: { service: { additionalPorts: [{ name: "metrics", port: 9090, targetPort: 0 }] } },
+    }),
+    R.ADDITIONAL_TARGET_PORT_VALID.message,
+  ],
+  [
+    "a named additional target port with the shorthand",
+    patched(shorthand(), {
+      spec: { service: { additionalPorts: [{ name: "metrics", port: 9090, targetPort: "metrics" }] } },
+    }),
+    R.SHORTHAND_ADDITIONAL_TARGET_PORTS_ARE_NUMBERS.message,
+  ],
+  [
     "a shorthand selector other than app: <name>",
     patched(shorthand(), { spec: { selector: { matchLabels: { app: "other" } } } }),
     R.SHORTHAND_SELECTOR.message,
@@ -228,11 +259,34 @@ const refusals: [string, Obj, string][] = [
     patched(patched(full(), { spec: { selector: null } }), { spec: { selector: { matchLabels: {} } } }),
     "should have at least 1 properties",
   ],
+  ...BAD_IMAGES.map((image): [string, Obj, string] => [
+    `the shorthand image ${JSON.stringify(image)}`,
+    patched(shorthand(), { spec: { image } }),
+    R.SHORTHAND_IMAGE_IS_REFERENCE.message,
+  ]),
+  [
+    "a container image with capitals",
+    patched(full(), containers({ name: "web", image: "Web:v1" })),
+    R.CONTAINER_IMAGE_IS_REFERENCE.message,
+  ],
+  [
+    "a sidecar image given as a URL",
+    patched(
+      full(),
+      containers({ name: "web", image: "web:v1" }, { name: "side", image: "https://r.example/s:1" }),
+    ),
+    R.CONTAINER_IMAGE_IS_REFERENCE.message,
+  ],
   [
     "a misspelt field (kubectl validates strictly)",
     patched(shorthand(), { spec: { replica: 3 } }),
     'unknown field "spec.replica"',
   ],
+  ...badGates.map(([what, gates, rule]): [string, Obj, string] => [
+    `gates with ${what}`,
+    patched(shorthand(), { spec: { gates } }),
+    rule.message,
+  ]),
 ];
 
 async function refusal(ns: string, obj: Obj): Promise<string> {
@@ -305,6 +359,32 @@ describe("admission of BlueGreenDeployments", () => {
       assert.ok(stderr.includes(message), `expected ${JSON.stringify(message)} in:\n${stderr}`);
     });
   }
+
+  it("accepts every form of image reference", async () => {
+    for (const image of GOOD_IMAGES) {
+      await kubectl(
+        ["create", "--dry-run=server", "-n", ns, "-f", "-"],
+        JSON.stringify(patched(full(), containers({ name: "web", image }, { name: "side", image: "web" }))),
+      );
+      await kubectl(
+        ["create", "--dry-run=server", "-n", ns, "-f", "-"],
+        JSON.stringify(patched(shorthand(), { spec: { image } })),
+      );
+    }
+  });
+
+  for (const [what, gates] of goodGates) {
+    it(`accepts gates with ${what}`, async () => {
+      await kubectl(
+        ["create", "--dry-run=server", "-n", ns, "-f", "-"],
+        JSON.stringify(patched(shorthand(), { spec: { gates } })),
+      );
+    });
+  }
+
+  it("accepts the examples of examples/gates", async () => {
+    await kubectl(["apply", "--dry-run=server", "-n", ns, "-f", join(repo, "examples", "gates")]);
+  });
 
   it("exercises every CEL rule of the installed CRD", async () => {
     const crd = await kubectlJson<Obj>(["get", "crd", "bluegreendeployments.bluegreen.io"]);

@@ -4,28 +4,16 @@
  * Service that does not exist is a Degraded condition, not a crash loop, until it appears.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { applyBgd, serviceSelector, waitStatus } from "./bgd.ts";
-import { deleteNamespace, FAST_PODS, kubectl, kubectlJson, newNamespace, waitUntil } from "./lib.ts";
-import { type OperatorProcess, startOperator } from "./operator.ts";
+import { namespacesWithOperator } from "./fixture.ts";
+import { FAST_PODS, kubectl, kubectlJson, waitUntil } from "./lib.ts";
 
-let adoptNs = "";
-let missingNs = "";
-let operator: OperatorProcess | undefined;
-before(async () => {
-  [adoptNs, missingNs] = await Promise.all([newNamespace("adopt"), newNamespace("adopt-missing")]);
-  operator = startOperator({ namespaces: [adoptNs, missingNs], name: "adoption" });
-});
-after(async () => {
-  // While the operator still runs: a BGD that adopted a Service holds a finalizer until the
-  // operator has handed the Service back (without it, namespace and CRD deletion would hang).
-  await Promise.all(
-    [adoptNs, missingNs].map((n) =>
-      kubectl(["delete", "bgd", "--all", "-n", n, "--wait=true", "--timeout=60s"]),
-    ),
-  );
-  await operator?.stop();
-  await Promise.all([deleteNamespace(adoptNs), deleteNamespace(missingNs)]);
+// A BGD that adopted a Service holds a finalizer until the operator has handed the Service back:
+// the BGDs go first, while the operator still runs (else namespace and CRD deletion would hang).
+const { ns } = namespacesWithOperator("adopt", ["adopt", "missing"], {
+  name: "adoption",
+  deleteBgdsFirst: true,
 });
 
 interface Svc {
@@ -44,7 +32,7 @@ spec: {selector: {app: shop}, ports: [{port: 80, targetPort: 8080}]}
 
 describe("adopting an existing Service", { concurrency: true }, () => {
   it("moves the selector only, switches on it, and hands it back on delete", async () => {
-    const n = adoptNs;
+    const n = ns.adopt;
     await kubectl(
       ["apply", "-n", n, "-f", "-"],
       `${legacyService}---
@@ -100,7 +88,7 @@ spec:
   });
 
   it("a Service named in spec.service.name that does not exist is Degraded until it appears", async () => {
-    const n = missingNs;
+    const n = ns.missing;
     await applyBgd(n, "shop-bg", { image: "shop:v1", extraSpec: { service: { name: "shop" } } });
     const degraded = await waitStatus(n, "shop-bg", { phase: "Degraded" });
     assert.match(degraded.message ?? "", /Service shop named in spec.service.name does not exist/);

@@ -1,7 +1,4 @@
-/** Helpers for e2e tests of BlueGreenDeployments: manifests with fast kwok pods, status, audit log. */
-import { readFileSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
-import { env, FAST_PODS, kubectl, kubectlJson, waitUntil } from "./lib.ts";
+import { FAST_PODS, kubectl, kubectlJson, waitUntil } from "./lib.ts";
 
 export interface BgdOptions {
   readonly image: string;
@@ -93,9 +90,11 @@ export async function promotedV2(
   await applyBgd(ns, name, { image: `${name}:v1`, strategy });
   const v1 = await waitStatus(ns, name, { phase: "Stable", activeColor: "blue" });
   await applyBgd(ns, name, { image: `${name}:v2`, strategy });
-  const waiting = await waitStatus(ns, name, { phase: "AwaitingPromotion" });
+  // 120 s: with the traffic and browser files beside it on 2 cores, a whole preview (new pods, endpoints)
+  // once took longer than 60 s in a full run; the wait bounds a hang, it does not time the rollout.
+  const waiting = await waitStatus(ns, name, { phase: "AwaitingPromotion" }, 120_000);
   await kubectl(["annotate", "-n", ns, "bgd", name, `bluegreen.io/promote=${waiting.previewRevision}`]);
-  await waitStatus(ns, name, { phase: "Stable", activeColor: "green" });
+  await waitStatus(ns, name, { phase: "Stable", activeColor: "green" }, 120_000);
   return { v1, waiting };
 }
 
@@ -127,52 +126,8 @@ export async function deployment(
   }
 }
 
-export interface AuditEvent {
-  readonly stage: string;
-  readonly verb: string;
-  readonly user: { readonly username: string };
-  readonly objectRef?: {
-    readonly resource?: string;
-    readonly namespace?: string;
-    readonly name?: string;
-    readonly subresource?: string;
-    readonly apiGroup?: string;
-  };
-  readonly responseStatus?: { readonly code?: number };
-  readonly requestReceivedTimestamp: string;
-}
-
-const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
-
-/**
- * Requests the operator (user bluegreen-operator) made in `ns`, read from the kube-apiserver audit
- * log — the apiserver's count, not ours. Waits for the audit batch to be flushed first.
- */
-export async function operatorRequests(
-  ns: string,
-  opts: { since?: Date; writesOnly?: boolean } = {},
-): Promise<AuditEvent[]> {
-  await sleep(1500);
-  const lines = readFileSync(env("BGO_AUDIT_LOG"), "utf8").split("\n");
-  const out: AuditEvent[] = [];
-  for (const line of lines) {
-    if (!line.includes('"bluegreen-operator"') || !line.includes(`"${ns}"`)) continue;
-    const e = JSON.parse(line) as AuditEvent;
-    if (e.stage !== "ResponseComplete" || e.user.username !== "bluegreen-operator") continue;
-    if (e.objectRef?.namespace !== ns) continue;
-    if (opts.since !== undefined && new Date(e.requestReceivedTimestamp) < opts.since) continue;
-    if (opts.writesOnly === true && !WRITE_VERBS.has(e.verb)) continue;
-    out.push(e);
-  }
-  return out;
-}
-
-export function describeRequests(events: readonly AuditEvent[]): string[] {
-  return events.map(
-    (e) =>
-      `${e.verb} ${e.objectRef?.resource ?? "?"}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ""} ${e.objectRef?.name ?? ""} → ${e.responseStatus?.code ?? "?"}`,
-  );
-}
+// The audit log reader moved to audit.ts; these names stay importable from here.
+export { type AuditEvent, describeRequests, operatorRequests } from "./audit.ts";
 
 export interface EndpointWatch {
   /** Fewest ready endpoints seen in any state of the Service's EndpointSlices since the watch began. */
@@ -236,4 +191,35 @@ export async function watchEndpoints(ns: string, svc: string): Promise<EndpointW
       await new Promise((r) => child.once("exit", r));
     },
   };
+}
+
+/**
+ * Every pod of a color fails its readiness probe, as a kubelet would report it (kwok runs no probes):
+ * the Ready condition set False through the status subresource. Returns the pods' names.
+ */
+export async function failReadiness(ns: string, color: string): Promise<string[]> {
+  const pods = await kubectlJson<{ items: { metadata: { name: string } }[] }>([
+    "get",
+    "pods",
+    "-n",
+    ns,
+    "-l",
+    `bluegreen.io/color=${color}`,
+  ]);
+  const names = pods.items.map((p) => p.metadata.name);
+  await Promise.all(
+    names.map((name) =>
+      kubectl([
+        "patch",
+        "pod",
+        name,
+        "-n",
+        ns,
+        "--subresource=status",
+        "-p",
+        '{"status":{"conditions":[{"type":"Ready","status":"False","reason":"ReadinessProbeFailed"}]}}',
+      ]),
+    ),
+  );
+  return names;
 }

@@ -5,14 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  ApiError,
-  isAlreadyExists,
-  isConflict,
-  isInvalid,
-  isNotFound,
-} from "../../src/controller/api-errors.ts";
-import { Informer, type KubeObject } from "../../src/controller/informer.ts";
+import { ApiError, isAlreadyExists, isConflict, isInvalid, isNotFound } from "../../src/kube/api-errors.ts";
+import { Informer, type KubeObject } from "../../src/kube/informer.ts";
 import {
   KubeClient,
   type ListPage,
@@ -20,7 +14,7 @@ import {
   loadKubeConfig,
   type Query,
   type WatchEvent,
-} from "../../src/controller/kube.ts";
+} from "../../src/kube/kube.ts";
 import { deleteNamespace, env, kubectl, newNamespace, waitUntil } from "./lib.ts";
 
 interface ConfigMap extends KubeObject {

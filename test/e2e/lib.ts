@@ -1,8 +1,10 @@
 /** Helpers for e2e tests: real kubectl against the run's local control plane, namespaces, waiting. */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { waitUntil } from "../harness/wait.ts";
+
+export { waitUntil };
 
 const run = promisify(execFile);
 
@@ -58,33 +60,6 @@ export async function newNamespace(prefix: string): Promise<string> {
 
 export async function deleteNamespace(name: string): Promise<void> {
   await kubectl(["delete", "namespace", name, "--wait=false", "--ignore-not-found"]);
-}
-
-/**
- * Polls `check` until it returns a truthy value and returns it. Throws with the last error
- * or value after `timeoutMs`, so a failing wait says what it was waiting for.
- */
-export async function waitUntil<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined | false | null>,
-  intervalMs = 150,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false && v !== null) return v;
-      last = v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-    }
-    await sleep(intervalMs);
-  }
 }
 
 /** Pod template annotations that make kwok start and ready pods within a fraction of a second. */

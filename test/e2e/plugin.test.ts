@@ -14,6 +14,7 @@ import { promisify, stripVTControlCharacters } from "node:util";
 import { applyBgd, deployment, serviceSelector, waitStatus } from "./bgd.ts";
 import { deleteNamespace, kubectl, kubectlJson, newNamespace, waitUntil } from "./lib.ts";
 import { type OperatorProcess, startOperator } from "./operator.ts";
+import { type PluginRun, plugin, pluginBin } from "./plugin-bin.ts";
 
 const runFile = promisify(execFile);
 
@@ -28,40 +29,6 @@ async function closedPort(): Promise<number> {
 }
 
 const REPO = resolve(import.meta.dirname, "../..");
-const NODE = join(REPO, "node_modules/.bin/node");
-
-interface PluginRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** A directory with `kubectl-bluegreen` (and kubectl's completion helper for it) to put first on PATH. */
-function pluginBin(): string {
-  const dir = mkdtempSync(join(tmpdir(), "bgo-plugin-"));
-  const write = (name: string, body: string) => {
-    writeFileSync(join(dir, name), body);
-    chmodSync(join(dir, name), 0o755);
-  };
-  write("kubectl-bluegreen", `#!/usr/bin/env bash\nexec "${NODE}" "${join(REPO, "src/cli/main.ts")}" "$@"\n`);
-  write("kubectl_complete-bluegreen", `#!/usr/bin/env sh\nexec kubectl-bluegreen __complete "$@"\n`);
-  return dir;
-}
-
-/** `kubectl bluegreen ARGS` through the real kubectl, never throwing: the exit code is part of the answer. */
-function plugin(bin: string, args: readonly string[], env: Record<string, string> = {}): Promise<PluginRun> {
-  return new Promise((res) => {
-    execFile(
-      "kubectl",
-      ["bluegreen", ...args],
-      { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, ...env }, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
-        res({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 const revisionIn = (text: string): string => {
   const m = /revision ([0-9a-f]{10})/.exec(text);
@@ -88,7 +55,7 @@ describe("kubectl bluegreen", { concurrency: true }, () => {
   before(async () => {
     bin = pluginBin();
     [ns, idle] = await Promise.all([newNamespace("plugin"), newNamespace("plugin-noop")]);
-    operator = startOperator({ namespaces: [ns] });
+    operator = await startOperator({ namespaces: [ns] });
   });
   after(async () => {
     await operator?.stop();
@@ -184,7 +151,10 @@ describe("kubectl bluegreen", { concurrency: true }, () => {
 
     const back = await bg("rollback", "abrt");
     assert.equal(back.code, 0, back.stderr);
-    assert.match(back.stdout, /rolled back to revision [0-9a-f]{10} \(abrt:v1\): blue still serves it/);
+    assert.match(
+      back.stdout,
+      /rolled back by editing the spec to revision [0-9a-f]{10} \(abrt:v1\): blue still serves it/,
+    );
     const stable = await bg("status", "abrt", "--timeout", "60s");
     assert.equal(stable.code, 0, stable.stderr);
     const spec = await kubectlJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>([
@@ -226,7 +196,7 @@ describe("kubectl bluegreen", { concurrency: true }, () => {
     assert.equal(warm.code, 0, warm.stderr);
     assert.match(
       warm.stdout,
-      /rolled back to revision [0-9a-f]{10} \(warm:v1\): blue is still warm: traffic switches back to it now/,
+      /rolled back by editing the spec to revision [0-9a-f]{10} \(warm:v1\): blue is still warm: traffic switches back to it now\. A GitOps tool syncing this BGD will undo the edit; to leave the spec alone use: kubectl bluegreen rollback warm -n \S+ --keep-spec/,
     );
     const cold = await bg("rollback", "cold");
     assert.equal(cold.code, 0, cold.stderr);

@@ -31,8 +31,8 @@ async function namespace(prefix: string): Promise<string> {
   namespaces.push(n);
   return n;
 }
-function operatorFor(n: string, name: string): OperatorProcess {
-  const o = startOperator({ namespaces: [n], name });
+async function operatorFor(n: string, name: string): Promise<OperatorProcess> {
+  const o = await startOperator({ namespaces: [n], name });
   running.push(o);
   return o;
 }
@@ -46,7 +46,7 @@ describe("resilience", { concurrency: true }, () => {
 
   it("SIGKILLed right after the selector switch, a restarted operator finishes without a second switch", async () => {
     const n = crashNs;
-    const first = operatorFor(n, "first");
+    const first = await operatorFor(n, "first");
     const strategy = { scaleDownDelaySeconds: 2 };
     await applyBgd(n, "app", { image: "app:v1", strategy });
     await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
@@ -77,7 +77,7 @@ describe("resilience", { concurrency: true }, () => {
     watch.kill();
     await first.kill();
 
-    operatorFor(n, "second");
+    const second = await operatorFor(n, "second");
     const done = await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
     assert.equal(done.activeRevision, waiting.previewRevision);
     await waitUntil(
@@ -86,7 +86,7 @@ describe("resilience", { concurrency: true }, () => {
       async () => (await deployment(n, "app-blue"))?.spec.replicas === 0,
     );
     assert.equal((await serviceSelector(n, "app"))?.["bluegreen.io/color"], "green");
-    const serviceWrites = (await operatorRequests(n, { writesOnly: true })).filter(
+    const serviceWrites = (await operatorRequests(second.user, n, { writesOnly: true })).filter(
       (e) => e.objectRef?.resource === "services" && e.objectRef.name === "app",
     );
     // One apply created the Service on blue, one switched it to green: nothing else.
@@ -98,7 +98,7 @@ describe("resilience", { concurrency: true }, () => {
 
   it("a reconcile of an unchanged world makes zero API writes", async () => {
     const n = noopNs;
-    const first = operatorFor(n, "noop-first");
+    const first = await operatorFor(n, "noop-first");
     await applyBgd(n, "app", { image: "app:v1", strategy: { scaleDownDelaySeconds: 0 } });
     await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
     await applyBgd(n, "app", { image: "app:v2", strategy: { scaleDownDelaySeconds: 0 } });
@@ -115,7 +115,7 @@ describe("resilience", { concurrency: true }, () => {
 
     // A fresh operator lists everything and reconciles every BGD once: the world is as wanted.
     const since = new Date();
-    const second = operatorFor(n, "noop-second");
+    const second = await operatorFor(n, "noop-second");
     await waitUntil("the new operator's caches", 30_000, async () => {
       const { readFileSync } = await import("node:fs");
       return readFileSync(second.logFile, "utf8").includes("Caches synced");
@@ -123,7 +123,7 @@ describe("resilience", { concurrency: true }, () => {
     // An event that changes nothing we care about triggers another reconcile.
     await kubectl(["annotate", "-n", n, "bgd", "app", "example.com/touched=yes"]);
     await sleep(3000);
-    const requests = await operatorRequests(n, { since });
+    const requests = await operatorRequests(second.user, n, { since });
     const writes = requests.filter((e) => !["get", "list", "watch"].includes(e.verb));
     assert.ok(requests.length > 0, "the audit log saw the new operator's list/watch requests");
     assert.deepEqual(describeRequests(writes), [], "no writes");

@@ -4,10 +4,11 @@
  * namespaces; each test has a namespace of its own and they run concurrently.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   applyBgd,
+  bgdManifest,
   deployment,
   getStatus,
   operatorRequests,
@@ -16,26 +17,21 @@ import {
   waitStatus,
   watchEndpoints,
 } from "./bgd.ts";
-import { deleteNamespace, kubectl, kubectlJson, newNamespace, waitUntil } from "./lib.ts";
-import { type OperatorProcess, startOperator } from "./operator.ts";
+import { namespacesWithOperator } from "./fixture.ts";
+import { kubectl, kubectlJson, waitUntil } from "./lib.ts";
 
-const NAMES = ["examples", "manual", "auto", "abort", "rollback", "deadline", "scale", "delete"] as const;
-type Name = (typeof NAMES)[number];
-const ns = {} as Record<Name, string>;
-let operator: OperatorProcess | undefined;
-
-before(async () => {
-  await Promise.all(
-    NAMES.map(async (n) => {
-      ns[n] = await newNamespace(`ro-${n}`);
-    }),
-  );
-  operator = startOperator({ namespaces: Object.values(ns), name: "rollout" });
-});
-after(async () => {
-  await operator?.stop();
-  await Promise.all(Object.values(ns).map((n) => deleteNamespace(n)));
-});
+const NAMES = [
+  "examples",
+  "manual",
+  "auto",
+  "abort",
+  "rollback",
+  "backtoback",
+  "deadline",
+  "scale",
+  "delete",
+] as const;
+const { ns, operator } = namespacesWithOperator("ro", NAMES, { name: "rollout" });
 
 async function readyEndpointsOf(namespace: string, svc: string): Promise<Map<string, boolean>> {
   const slices = await kubectlJson<{
@@ -146,7 +142,7 @@ describe("rollout", { concurrency: true }, () => {
     // The delay, as the kube-apiserver saw it (polling the Service could miss it on a loaded machine):
     // the switch came at least delaySeconds after the preview Service was pointed at the ready color.
     const at = (name: string) =>
-      operatorRequests(n, { since, writesOnly: true }).then((events) =>
+      operatorRequests(operator().user, n, { since, writesOnly: true }).then((events) =>
         events
           .filter(
             (e) => e.verb === "patch" && e.objectRef?.resource === "services" && e.objectRef.name === name,
@@ -221,6 +217,48 @@ describe("rollout", { concurrency: true }, () => {
     ).split(" ");
     // Only v2 ever waited for an approval; the rollback to v1 did not.
     assert.equal(reasons.filter((r) => r === "AwaitingPromotion").length, 1);
+  });
+
+  it("a release onto the warm previous color does not wait for its old pods' graceful termination", async () => {
+    const n = ns.backtoback;
+    const strategy = { scaleDownDelaySeconds: 300 };
+    // Pods that take 20 to 60 s to go once deleted, as real ones with a 60 s grace period may.
+    const apply = (image: string) => {
+      const doc = JSON.parse(bgdManifest("app", { image, strategy })) as {
+        spec: {
+          template: {
+            metadata: { annotations: Record<string, string> };
+            spec: { terminationGracePeriodSeconds: number };
+          };
+        };
+      };
+      doc.spec.template.spec.terminationGracePeriodSeconds = 60;
+      doc.spec.template.metadata.annotations["pod-delete.stage.kwok.x-k8s.io/delay"] = "20s";
+      return kubectl(["apply", "-n", n, "-f", "-"], JSON.stringify(doc));
+    };
+    await apply("app:v1");
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "blue" });
+    await apply("app:v2");
+    const v2 = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
+    await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${v2.previewRevision}`]);
+    await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
+    assert.equal((await deployment(n, "app-blue"))?.spec.replicas, 3, "blue stays warm");
+
+    // v3 goes to blue, whose three v1 pods are warm: its pods must exist while those still terminate.
+    await apply("app:v3");
+    type Pods = {
+      items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] } }[];
+    };
+    await waitUntil("v3 pods beside terminating v1 pods", 60_000, async () => {
+      const pods = await kubectlJson<Pods>(["get", "pods", "-n", n, "-l", "bluegreen.io/color=blue"]);
+      const of = (image: string) => pods.items.filter((p) => p.spec.containers[0]?.image === image);
+      const old = of("app:v1");
+      const fresh = of("app:v3");
+      const going = old.length > 0 && old.every((p) => p.metadata.deletionTimestamp !== undefined);
+      return going && fresh.length > 0;
+    });
+    const v3 = await waitStatus(n, "app", { phase: "AwaitingPromotion", previewColor: "blue" });
+    assert.notEqual(v3.previewRevision, v2.previewRevision);
   });
 
   it("a never-ready release hits the progress deadline: aborted, Degraded, traffic never moved", async () => {

@@ -108,6 +108,8 @@ describe("manifests", { concurrency: true }, () => {
       "service/",
       "serviceaccount",
       "poddisruptionbudget",
+      "validatingadmissionpolicy.admissionregistration.k8s.io/",
+      "validatingadmissionpolicybinding",
     ]) {
       assert.match(stdout, new RegExp(kind), `${kind} applied`);
     }
@@ -127,6 +129,7 @@ describe("manifests", { concurrency: true }, () => {
       ...file("deploy/operator/deployment.yaml"),
       ...file("deploy/operator/service.yaml"),
       ...file("deploy/operator/pdb.yaml"),
+      ...file("deploy/operator/admission-policy.yaml"),
     ];
     assertSameObjects(parse(await template()), plain);
   });
@@ -182,5 +185,25 @@ describe("manifests", { concurrency: true }, () => {
     );
     assert.equal(objs.filter((o) => o.kind.startsWith("Cluster")).length, 0, "no cluster-wide RBAC");
     await dryRun(namespaced);
+  });
+
+  it("the Helm chart with shards=3 renders a Deployment per shard, each with its index, and RBAC for each shard's Lease", async () => {
+    const text = await template(["shards=3"]);
+    const objs = parse(text);
+    type Dep = { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    const deployments = objs.filter((o) => o.kind === "Deployment");
+    assert.deepEqual(
+      deployments.map((d) => [
+        d.metadata.name,
+        (d as unknown as Dep).spec.template.spec.containers[0]?.args.filter((a) => a.startsWith("--shard")),
+      ]),
+      [0, 1, 2].map((i) => [`bluegreen-operator-shard-${i}`, ["--shard-count=3", `--shard-index=${i}`]]),
+    );
+    const role = objs.find((o) => o.kind === "Role") as unknown as { rules: { resourceNames?: string[] }[] };
+    assert.deepEqual(
+      role.rules.flatMap((r) => r.resourceNames ?? []),
+      [0, 1, 2].map((i) => `bluegreen-operator.bluegreen.io-shard-${i}`),
+    );
+    await dryRun(text);
   });
 });

@@ -4,12 +4,11 @@
  * rollback and an abort, each counted once.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { applyBgd, waitStatus } from "./bgd.ts";
 import { deleteNamespace, kubectl, newNamespace, waitUntil } from "./lib.ts";
 import { type OperatorProcess, startOperator } from "./operator.ts";
-import { AUTO, endpointOf, waitForLog } from "./runtime-support.ts";
+import { AUTO, endpointOf, promtoolCheck, sample, waitForLog } from "./runtime-support.ts";
 
 const running: OperatorProcess[] = [];
 const namespaces: string[] = [];
@@ -17,27 +16,6 @@ after(async () => {
   await Promise.all(running.map((o) => o.stop()));
   await Promise.all(namespaces.map((n) => deleteNamespace(n)));
 });
-
-/** `promtool check metrics`: exit 0 and no complaint, or the complaint as the error. */
-async function promtoolCheck(text: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile("promtool", ["check", "metrics"], (err, stdout, stderr) => {
-      if (err) reject(new Error(`promtool check metrics: ${stdout}${stderr}`));
-      else resolve();
-    });
-    child.stdin?.end(text);
-  });
-}
-
-/** The value of the one sample of `name` whose labels include `labels`; undefined if none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    return Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return undefined;
-}
 
 const CONTROLLER_RUNTIME = [
   "controller_runtime_reconcile_total",
@@ -61,9 +39,10 @@ describe("metrics", () => {
   it("/metrics passes promtool, has the controller-runtime names, and moves with switches, rollbacks and aborts", async () => {
     const ns = await newNamespace("metrics");
     namespaces.push(ns);
-    const op = startOperator({
+    const op = await startOperator({
       namespaces: [ns],
       name: "metrics",
+      network: "host", // the test scrapes the operator's metrics port
       args: ["--metrics-bind-address=127.0.0.1:0", "--leader-elect", "--leader-elect-namespace", ns],
     });
     running.push(op);

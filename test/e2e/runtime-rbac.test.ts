@@ -1,45 +1,23 @@
 /**
- * Least privilege, proven on the local control plane with the manifests in deploy/rbac:
+ * Least privilege, proven on the local control plane with the manifests in deploy/rbac (every e2e
+ * operator runs with them, see identity.ts; this file grants them step by step):
  * - the operator, given nothing but its ServiceAccount's token (TokenRequest API), runs a whole
  *   rollout in namespaced mode; the apiserver refused none of its requests once its Role existed;
  * - /readyz stays 503 while the informers cannot list (no Role yet) and turns 200 once they sync;
- * - `kubectl auth can-i --as=system:serviceaccount:...` shows what it cannot do: read Secrets,
+ * - `kubectl auth can-i --as=system:serviceaccount:...` shows what it cannot do: list or watch Secrets,
  *   delete anything, touch a namespace it does not watch, or another Lease.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseAllDocuments } from "yaml";
+import { auditOf, describeAudit } from "./audit.ts";
 import { applyBgd, waitStatus } from "./bgd.ts";
+import { grantRbac, revokeRbac } from "./identity.ts";
 import { deleteNamespace, KubectlError, kubectl, kubectlJson, newNamespace, waitUntil } from "./lib.ts";
 import { type OperatorProcess, startOperator } from "./operator.ts";
-import { AUTO, auditOf, describe as describeAudit, endpointOf, tokenKubeconfig } from "./runtime-support.ts";
+import { AUTO, endpointOf } from "./runtime-support.ts";
 
-const REPO = resolve(import.meta.dirname, "../..");
 const SA = "bluegreen-operator";
-
-type Obj = {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  subjects?: { kind: string; name: string; namespace?: string }[];
-};
-
-/** deploy/rbac/<file> with the namespaces of this test instead of bluegreen-system and my-apps. */
-function manifests(file: string, ns: { operator: string; watched?: string }, rename?: string): string {
-  const docs = parseAllDocuments(readFileSync(join(REPO, "deploy/rbac", file), "utf8")).map(
-    (d) => d.toJS() as Obj,
-  );
-  for (const o of docs) {
-    const m = o.metadata;
-    if (m.namespace === "bluegreen-system") m.namespace = ns.operator;
-    if (m.namespace === "my-apps" && ns.watched !== undefined) m.namespace = ns.watched;
-    if (o.kind === "ClusterRoleBinding" && rename !== undefined) m.name = rename;
-    for (const s of o.subjects ?? []) if (s.namespace === "bluegreen-system") s.namespace = ns.operator;
-  }
-  return JSON.stringify({ apiVersion: "v1", kind: "List", items: docs });
-}
 
 async function canI(as: string, args: readonly string[]): Promise<boolean> {
   try {
@@ -63,7 +41,7 @@ const clusterObjects: string[] = [];
 after(async () => {
   await Promise.all(running.map((o) => o.stop()));
   await Promise.all(namespaces.map((n) => deleteNamespace(n)));
-  for (const o of clusterObjects) await kubectl(["delete", o, "--ignore-not-found"]);
+  await revokeRbac(clusterObjects);
 });
 
 // In order: the can-i matrix reads the objects the rollout test applied.
@@ -83,15 +61,15 @@ describe("RBAC", () => {
   });
 
   it("with only its ServiceAccount token and the namespaced Role, the operator completes a rollout", async () => {
-    const ns = { operator: operatorNs, watched: watchedNs };
-    await kubectl(["apply", "-f", "-"], manifests("service_account.yaml", ns));
-    await kubectl(["apply", "-f", "-"], manifests("leader_election_role.yaml", ns));
-    const token = (await kubectl(["create", "token", SA, "-n", operatorNs, "--duration=1h"])).trim();
-    const user = `system:serviceaccount:${operatorNs}:${SA}`;
-    const op = startOperator({
+    const sa = { namespace: operatorNs, name: SA };
+    // The ServiceAccount and its Lease's Role, but no Role in the namespace it watches yet.
+    await grantRbac({ sa, mode: "namespaced", watched: [], leaseNamespace: operatorNs });
+    const op = await startOperator({
       namespaces: [watchedNs],
       name: "sa",
-      kubeconfig: await tokenKubeconfig(SA, token),
+      network: "host", // the test reads the operator's health port
+      rbac: "none",
+      serviceAccount: sa,
       args: [
         "--health-probe-bind-address=127.0.0.1:0",
         "--leader-elect",
@@ -100,6 +78,7 @@ describe("RBAC", () => {
       ],
     });
     running.push(op);
+    const user = op.user;
     const health = await endpointOf(op, "Serving health probes");
     const status = async (path: string) => (await fetch(`${health}${path}`)).status;
 
@@ -112,7 +91,7 @@ describe("RBAC", () => {
       assert.equal(await status("/healthz"), 200);
       await sleep(300);
     }
-    await kubectl(["apply", "-f", "-"], manifests("namespaced/role.yaml", ns));
+    await grantRbac({ sa, mode: "namespaced", watched: [watchedNs] });
     await waitUntil(
       "/readyz 200 once the caches synced",
       30_000,
@@ -128,7 +107,7 @@ describe("RBAC", () => {
 
     await sleep(1500); // audit batches are flushed every 200 ms
     const requests = auditOf(user, { since: synced });
-    // Events are not in the audit log (the harness's policy leaves them out): look for them instead.
+    // Its Events, as a user sees them (the audit log has their creates too: a refused one would fail below).
     const events = await kubectlJson<{ items: { reason: string; source?: { component?: string } }[] }>([
       "get",
       "events",
@@ -153,7 +132,7 @@ describe("RBAC", () => {
     assert.deepEqual(describeAudit(elsewhere), [], "it stays in its namespaces");
   });
 
-  it("can-i: in namespaced mode it cannot read Secrets, delete, or touch other namespaces", async () => {
+  it("can-i: in namespaced mode it cannot list Secrets, delete, or touch other namespaces", async () => {
     const as = `system:serviceaccount:${operatorNs}:${SA}`;
     const lease = "leases.coordination.k8s.io/bluegreen-operator.bluegreen.io";
     const matrix: [string, boolean][] = [
@@ -169,10 +148,21 @@ describe("RBAC", () => {
       [`create events -n ${watchedNs}`, true],
       [`create leases.coordination.k8s.io -n ${operatorNs}`, true],
       [`update ${lease} -n ${operatorNs}`, true],
+      // Gates: the Jobs of job checks, and the one Secret an http check names for its headers (read
+      // by name; never listed or watched, so no Secret is ever cached).
+      [`create jobs.batch -n ${watchedNs}`, true],
+      [`get secrets -n ${watchedNs}`, true],
       // What it does not need:
-      [`get secrets -n ${watchedNs}`, false],
+      [`list secrets -n ${watchedNs}`, false],
+      [`watch secrets -n ${watchedNs}`, false],
+      [`get secrets -n ${operatorNs}`, false],
       [`list secrets -n ${operatorNs}`, false],
+      [`delete jobs.batch -n ${watchedNs}`, false],
+      // Notifications: the one ConfigMap of receivers, listed and watched by name; no other.
+      [`list configmaps/bluegreen-notifications -n ${watchedNs}`, true],
+      [`watch configmaps/bluegreen-notifications -n ${watchedNs}`, true],
       [`get configmaps -n ${watchedNs}`, false],
+      [`list configmaps -n ${watchedNs}`, false],
       [`update bluegreendeployments.bluegreen.io -n ${watchedNs}`, false],
       [`delete bluegreendeployments.bluegreen.io -n ${watchedNs}`, false],
       [`delete deployments.apps -n ${watchedNs}`, false],
@@ -198,11 +188,10 @@ describe("RBAC", () => {
     assert.deepEqual(wrong, []);
   });
 
-  it("can-i: in cluster-wide mode it reaches every namespace, still without Secrets or deletes", async () => {
-    const crb = `bluegreen-operator-${clusterNs}`;
-    clusterObjects.push(`clusterrolebinding/${crb}`);
-    await kubectl(["apply", "-f", "-"], manifests("service_account.yaml", { operator: clusterNs }));
-    await kubectl(["apply", "-f", "-"], manifests("cluster_role.yaml", { operator: clusterNs }, crb));
+  it("can-i: in cluster-wide mode it reaches every namespace, still without listing Secrets or deleting", async () => {
+    clusterObjects.push(
+      ...(await grantRbac({ sa: { namespace: clusterNs, name: SA }, mode: "cluster", watched: [] })),
+    );
     const as = `system:serviceaccount:${clusterNs}:${SA}`;
     const matrix: [string, boolean][] = [
       [`list bluegreendeployments.bluegreen.io --all-namespaces`, true],
@@ -210,7 +199,9 @@ describe("RBAC", () => {
       [`patch deployments.apps -n ${otherNs}`, true],
       [`create services -n ${otherNs}`, true],
       [`update bluegreendeployments.bluegreen.io --subresource=status -n ${otherNs}`, true],
-      [`get secrets --all-namespaces`, false],
+      [`get secrets -n ${otherNs}`, true],
+      [`list secrets --all-namespaces`, false],
+      [`watch secrets --all-namespaces`, false],
       [`list secrets -n ${otherNs}`, false],
       [`delete deployments.apps -n ${otherNs}`, false],
       [`delete bluegreendeployments.bluegreen.io -n ${otherNs}`, false],

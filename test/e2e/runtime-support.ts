@@ -1,11 +1,10 @@
 /**
- * Helpers for the runtime e2e tests (leader election, metrics, RBAC): client identities of their
- * own (so the audit log tells two operators apart), the operator's JSON log, its metrics endpoint,
+ * Helpers for the runtime e2e tests (leader election, metrics, RBAC): a kubeconfig for a token (the
+ * operator's identity, see identity.ts), the operator's JSON log, its metrics endpoint,
  * the Lease, and BGD manifests whose pods take a while to become ready.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BgdOptions, bgdManifest } from "./bgd.ts";
 import { env, kubectl, kubectlJson, waitUntil } from "./lib.ts";
@@ -35,55 +34,14 @@ current-context: local
 }
 
 /**
- * A kubeconfig for a fresh client certificate (CN = `user`, O = system:masters) signed by the
- * cluster's CA: the audit log then attributes this process's requests to `user` alone.
+ * A kubeconfig holding nothing but a bearer token (e.g. from `kubectl create token`), in the run's
+ * cluster directory (removed with it).
  */
-export async function certKubeconfig(user: string): Promise<string> {
-  const pki = join(env("BGO_CLUSTER_DIR"), "pki");
-  const dir = mkdtempSync(join(tmpdir(), `bgo-${user}-`));
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  run("genrsa", "-out", "client.key", "2048");
-  run("req", "-new", "-key", "client.key", "-subj", `/O=system:masters/CN=${user}`, "-out", "client.csr");
-  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "client.csr",
-    "-CA",
-    join(pki, "ca.crt"),
-    "-CAkey",
-    join(pki, "ca.key"),
-    "-CAcreateserial",
-    "-CAserial",
-    join(dir, "ca.srl"),
-    "-days",
-    "1",
-    "-extfile",
-    "client.ext",
-    "-out",
-    "client.crt",
-  );
-  const b64 = (f: string) => readFileSync(join(dir, f)).toString("base64");
-  const { server, caFile } = await clusterServer();
-  const file = join(dir, "kubeconfig");
-  writeFileSync(
-    file,
-    kubeconfig(
-      server,
-      caFile,
-      user,
-      `client-certificate-data: ${b64("client.crt")}, client-key-data: ${b64("client.key")}`,
-    ),
-    { mode: 0o600 },
-  );
-  return file;
-}
-
-/** A kubeconfig holding nothing but a bearer token (e.g. from `kubectl create token`). */
 export async function tokenKubeconfig(user: string, token: string): Promise<string> {
   const { server, caFile } = await clusterServer();
-  const dir = mkdtempSync(join(tmpdir(), "bgo-token-"));
+  const parent = join(env("BGO_CLUSTER_DIR"), "kubeconfigs");
+  mkdirSync(parent, { recursive: true });
+  const dir = mkdtempSync(join(parent, `${user}-`));
   const file = join(dir, "kubeconfig");
   writeFileSync(file, kubeconfig(server, caFile, user, `token: ${token}`), { mode: 0o600 });
   return file;
@@ -160,39 +118,23 @@ export function slowReadyBgd(name: string, o: BgdOptions, readyAfter: string, re
 
 export const AUTO = { promotion: { mode: "Auto" }, scaleDownDelaySeconds: 0 } as const;
 
-export interface AuditRecord {
-  readonly verb: string;
-  readonly user: { readonly username: string };
-  readonly objectRef?: {
-    readonly resource?: string;
-    readonly namespace?: string;
-    readonly name?: string;
-    readonly subresource?: string;
-  };
-  readonly responseStatus?: { readonly code?: number };
-  readonly requestReceivedTimestamp: string;
+/** `promtool check metrics`: exit 0 and no complaint, or the complaint as the error. */
+export async function promtoolCheck(text: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile("promtool", ["check", "metrics"], (err, stdout, stderr) => {
+      if (err) reject(new Error(`promtool check metrics: ${stdout}${stderr}`));
+      else resolve();
+    });
+    child.stdin?.end(text);
+  });
 }
 
-const WRITES = new Set(["create", "update", "patch", "delete", "deletecollection"]);
-
-/** Requests of `username` in the kube-apiserver audit log (the apiserver's count, not ours). */
-export function auditOf(username: string, opts: { since?: Date; writesOnly?: boolean } = {}): AuditRecord[] {
-  const out: AuditRecord[] = [];
-  const needle = `"${username}"`;
-  for (const line of readFileSync(env("BGO_AUDIT_LOG"), "utf8").split("\n")) {
-    if (!line.includes(needle)) continue;
-    const e = JSON.parse(line) as AuditRecord & { stage: string };
-    if (e.stage !== "ResponseComplete" || e.user.username !== username) continue;
-    if (opts.since !== undefined && new Date(e.requestReceivedTimestamp) < opts.since) continue;
-    if (opts.writesOnly === true && !WRITES.has(e.verb)) continue;
-    out.push(e);
+/** The value of the one sample of `name` whose labels include `labels`; undefined if none. */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    return Number(line.slice(line.lastIndexOf(" ") + 1));
   }
-  return out;
-}
-
-export function describe(events: readonly AuditRecord[]): string[] {
-  return events.map(
-    (e) =>
-      `${e.requestReceivedTimestamp} ${e.verb} ${e.objectRef?.resource ?? "?"}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ""} ${e.objectRef?.namespace ?? ""}/${e.objectRef?.name ?? ""} → ${e.responseStatus?.code ?? "?"}`,
-  );
+  return undefined;
 }

@@ -31,6 +31,9 @@ if (command === "up") {
     console.log(`[cluster] logs in ${dir}/logs`);
     console.log(`export KUBECONFIG=${paths.kubeconfig}`);
     console.log(`export PATH=${binDir()}:$PATH   # kubectl ${"v1.36.3"} built for this cluster`);
+    console.log(
+      `# ClusterIPs and pod IPs answer inside the cluster's network namespace: ${paths.netnsExec} curl -s http://<clusterIP>/`,
+    );
   }
 } else if (command === "down") {
   await stopCluster(dir);

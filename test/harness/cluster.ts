@@ -12,11 +12,23 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  createNetns,
+  execInNetns,
+  kubeProxyArgs,
+  type NetnsInfo,
+  nodeIp,
+  processesInNetns,
+  startBridges,
+  startInNetns,
+  writeNetnsExec,
+} from "./netns.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
 
@@ -32,12 +44,16 @@ export interface ClusterPaths {
   readonly operatorKubeconfig: string;
   /** kube-apiserver audit log: one JSON line per request (Metadata level). */
   readonly auditLog: string;
+  /** `netns-exec CMD ARGS...` runs CMD inside the cluster's network namespace (see netns.ts). */
+  readonly netnsExec: string;
 }
 
 interface ClusterState {
   readonly ports: Record<string, number>;
   readonly pids: Record<string, number>;
   readonly binDir: string;
+  /** The network namespace and its identity (`net:[inode]`), checked before its holder is stopped. */
+  readonly netns?: NetnsInfo & { readonly id: string };
 }
 
 /** Where the Go-built binaries live (see hack/build-binaries.sh); one cache per set of versions. */
@@ -58,10 +74,12 @@ export function clusterPaths(dir: string): ClusterPaths {
     kubeconfig: join(dir, "kubeconfig"),
     operatorKubeconfig: join(dir, "operator.kubeconfig"),
     auditLog: join(dir, "logs", "audit.log"),
+    netnsExec: join(dir, "netns-exec"),
   };
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on the host's loopback (bound, read, closed). */
+export async function freePort(): Promise<number> {
   return await new Promise((res, rej) => {
     const srv = createServer();
     srv.once("error", rej);
@@ -145,11 +163,15 @@ current-context: bluegreen-local
 }
 
 // Metadata level is enough to count requests per user, verb and resource; events and the
-// control plane's own lease renewals are left out to keep the log small.
+// control plane's own lease renewals are left out to keep the log small, except the Events of
+// ServiceAccounts (the e2e operators run as one): a refused Event is a permission their RBAC lacks.
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+- level: Metadata
+  userGroups: [system:serviceaccounts]
+  resources: [{group: "", resources: [events]}, {group: "events.k8s.io", resources: [events]}]
 - level: None
   resources: [{group: "", resources: [events]}, {group: "events.k8s.io", resources: [events]}]
 - level: None
@@ -231,6 +253,7 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
+    "kube-proxy",
     "kubectl",
     "kwok",
   ]) {
@@ -250,7 +273,8 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
   writeFileSync(paths.operatorKubeconfig, kubeconfigYaml(server, pki, "operator"), { mode: 0o600 });
 
   const pids: Record<string, number> = {};
-  const state = (): ClusterState => ({ ports, pids, binDir: bin });
+  let netns: ClusterState["netns"];
+  const state = (): ClusterState => ({ ports, pids, binDir: bin, ...(netns ? { netns } : {}) });
   const save = () => writeFileSync(join(dir, "state.json"), JSON.stringify(state(), null, 2));
 
   pids.etcd = startProcess(dir, "etcd", join(bin, "etcd"), [
@@ -277,6 +301,18 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
     () => kubectl(paths, bin, ["get", "--raw", "/readyz"]).trim() === "ok",
   );
   log(`kube-apiserver ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const ns = await createNetns();
+  netns = { ...ns, id: readlinkSync(`/proc/${ns.pid}/ns/net`) };
+  pids.netns = ns.pid;
+  save();
+  writeNetnsExec(dir, ns);
+  Object.assign(pids, startBridges(dir, ns, ports.apiserver ?? 0));
+  save();
+  await waitFor("kube-apiserver from inside the network namespace", 30_000, () => {
+    execInNetns(ns, join(bin, "kubectl"), ["--kubeconfig", paths.kubeconfig, "get", "--raw", "/readyz"]);
+    return true;
+  });
 
   const common = [`--kubeconfig=${paths.kubeconfig}`, "--leader-elect=false", "--bind-address=127.0.0.1"];
   pids.kcm = startProcess(dir, "kube-controller-manager", join(bin, "kube-controller-manager"), [
@@ -317,7 +353,9 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
   save();
 
   const nodes = opts.nodes ?? 3;
-  const nodeYaml = Array.from({ length: nodes }, (_, i) => fakeNode(`kwok-node-${i}`)).join("---\n");
+  const nodeYaml = Array.from({ length: nodes }, (_, i) => fakeNode(`kwok-node-${i}`, nodeIp(i))).join(
+    "---\n",
+  );
   await waitFor("node creation", 30_000, () => {
     kubectl(paths, bin, ["apply", "-f", "-"], nodeYaml);
     return true;
@@ -331,6 +369,31 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
     ]);
     return out.split(" ").filter((s) => s === "True").length === nodes;
   });
+  // One kube-proxy programs every Service for the whole namespace (all "nodes" share it).
+  pids.kubeProxy = startInNetns(
+    dir,
+    ns,
+    "kube-proxy",
+    join(bin, "kube-proxy"),
+    kubeProxyArgs(paths.kubeconfig, "kwok-node-0"),
+  );
+  save();
+  pids.podsim = startInNetns(dir, ns, "podsim", process.execPath, [
+    join(REPO, "test/harness/podsim.ts"),
+    "--kubeconfig",
+    paths.kubeconfig,
+    "--admin",
+    `127.0.0.1:${PODSIM_ADMIN_PORT}`,
+  ]);
+  save();
+  await waitFor("kube-proxy synced", 60_000, () => {
+    execInNetns(ns, "curl", ["-sf", "--max-time", "2", "http://127.0.0.1:10256/healthz"]);
+    return true;
+  });
+  await waitFor("podsim watching pods", 60_000, () => {
+    execInNetns(ns, "curl", ["-sf", "--max-time", "2", `http://127.0.0.1:${PODSIM_ADMIN_PORT}/healthz`]);
+    return true;
+  });
   // Pods are refused until the namespace's default ServiceAccount exists.
   await waitFor("the default ServiceAccount", 60_000, () => {
     kubectl(paths, bin, ["get", "serviceaccount", "default", "-n", "default"]);
@@ -340,7 +403,10 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
   return paths;
 }
 
-function fakeNode(name: string): string {
+/** podsim's own port inside the namespace (health, and /metrics of every pod at once). */
+export const PODSIM_ADMIN_PORT = 9901;
+
+function fakeNode(name: string, ip: string): string {
   return `apiVersion: v1
 kind: Node
 metadata:
@@ -348,6 +414,7 @@ metadata:
   annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
   labels: {kubernetes.io/hostname: ${name}, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
 status:
+  addresses: [{type: InternalIP, address: "${ip}"}, {type: Hostname, address: ${name}}]
   allocatable: {cpu: "64", memory: 256Gi, pods: "3000"}
   capacity: {cpu: "64", memory: 256Gi, pods: "3000"}
 `;
@@ -368,13 +435,39 @@ function alive(pid: number): boolean {
   }
 }
 
-async function stopPid(pid: number | undefined, graceMs: number): Promise<void> {
+/** Stops a process: SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
+export async function stopPid(pid: number | undefined, graceMs: number): Promise<void> {
   if (pid === undefined || !alive(pid)) return;
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) await sleep(50);
   if (alive(pid)) process.kill(pid, "SIGKILL");
   while (alive(pid)) await sleep(20);
+}
+
+/** The processes stopCluster stops by name, in its own order; any other recorded pid is stopped last. */
+const OWN_PIDS = new Set([
+  "etcd",
+  "apiserver",
+  "netns",
+  "bridgeHost",
+  "bridgeNetns",
+  "kcm",
+  "scheduler",
+  "kwok",
+  "kubeProxy",
+  "podsim",
+]);
+
+/**
+ * Records processes started beside the cluster (the demo's Prometheus and its bridges) so
+ * `make cluster-down` stops them too.
+ */
+export function recordPids(dir: string, pids: Readonly<Record<string, number>>): void {
+  const state = readState(dir);
+  if (state === undefined) throw new Error(`no cluster in ${dir}`);
+  const next: ClusterState = { ...state, pids: { ...state.pids, ...pids } };
+  writeFileSync(join(dir, "state.json"), JSON.stringify(next, null, 2));
 }
 
 /**
@@ -385,11 +478,30 @@ async function stopPid(pid: number | undefined, graceMs: number): Promise<void> 
 export async function stopCluster(dir: string): Promise<void> {
   const state = readState(dir);
   if (state === undefined) return;
+  // The data plane first: what runs in the namespace (ours, and what netns-exec left there).
+  await stopPid(state.pids.podsim, 3000);
+  await stopPid(state.pids.kubeProxy, 3000);
+  const holder = state.netns;
+  if (holder !== undefined && netnsIdOf(holder.pid) === holder.id) {
+    for (const pid of processesInNetns(holder)) await stopPid(pid, 3000);
+  }
   await stopPid(state.pids.kwok, 3000);
   await stopPid(state.pids.scheduler, 3000);
   await stopPid(state.pids.kcm, 3000);
   await stopPid(state.pids.apiserver, 5000);
   await stopPid(state.pids.etcd, 5000);
+  await stopPid(state.pids.bridgeHost, 3000);
+  for (const [name, pid] of Object.entries(state.pids)) if (!OWN_PIDS.has(name)) await stopPid(pid, 3000);
+  // The holder only if it still is the namespace's (its pid may have been reused since).
+  if (holder !== undefined && netnsIdOf(holder.pid) === holder.id) await stopPid(holder.pid, 3000);
+}
+
+function netnsIdOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Kills and restarts kube-apiserver on the same port (tests of watch resumption). */

@@ -7,6 +7,8 @@ import { describe, it } from "node:test";
 import { customResourceDefinition } from "../../src/api/crd.ts";
 import { parseBlueGreenDeployment } from "../../src/api/defaults.ts";
 import * as R from "../../src/api/rules.ts";
+import { badGates, goodGates } from "./support/gate-cases.ts";
+import { BAD_IMAGES, GOOD_IMAGES } from "./support/images.ts";
 
 type Obj = Record<string, unknown>;
 /** The design brief's two examples as objects, under a test name. */
@@ -122,6 +124,16 @@ const cases: [string, Obj, R.CelRule][] = [
     patched(full(), containers({ name: "Web_1", image: "web:v1" })),
     R.CONTAINER_NAME_IS_DNS1123,
   ],
+  ...BAD_IMAGES.map((image): [string, Obj, R.CelRule] => [
+    `the shorthand image ${JSON.stringify(image)}`,
+    patched(shorthand(), { spec: { image } }),
+    R.SHORTHAND_IMAGE_IS_REFERENCE,
+  ]),
+  ...BAD_IMAGES.map((image): [string, Obj, R.CelRule] => [
+    `the container image ${JSON.stringify(image)}`,
+    patched(full(), containers({ name: "web", image })),
+    R.CONTAINER_IMAGE_IS_REFERENCE,
+  ]),
   [
     "a promotion delay with manual promotion",
     patched(shorthand(), { spec: { strategy: { promotion: { delaySeconds: 60 } } } }),
@@ -144,6 +156,56 @@ const cases: [string, Obj, R.CelRule][] = [
     R.TARGET_PORT_VALID,
   ],
   [
+    "an additional port named http (the main port's name)",
+    patched(full(), { spec: { service: { additionalPorts: [{ name: "http", port: 9090 }] } } }),
+    R.ADDITIONAL_PORTS_DISTINCT,
+  ],
+  [
+    "an additional port on the main port's number",
+    patched(full(), { spec: { service: { additionalPorts: [{ name: "metrics", port: 80 }] } } }),
+    R.ADDITIONAL_PORTS_DISTINCT,
+  ],
+  [
+    "two additional ports on one number and protocol",
+    patched(full(), {
+      spec: {
+        service: {
+          additionalPorts: [
+            { name: "metrics", port: 9090 },
+            { name: "admin", port: 9090 },
+          ],
+        },
+      },
+    }),
+    R.ADDITIONAL_PORTS_DISTINCT,
+  ],
+  [
+    "an additional port name with capitals",
+    patched(full(), { spec: { service: { additionalPorts: [{ name: "Metrics", port: 9090 }] } } }),
+    R.SERVICE_PORT_NAME_IS_DNS1123,
+  ],
+  [
+    "an additional port's target port of 0",
+    patched(full(), {
+      spec: { service: { additionalPorts: [{ name: "metrics", port: 9090, targetPort: 0 }] } },
+    }),
+    R.ADDITIONAL_TARGET_PORT_VALID,
+  ],
+  [
+    "an additional port's target port name of digits (in code only: see the rule)",
+    patched(full(), {
+      spec: { service: { additionalPorts: [{ name: "metrics", port: 9090, targetPort: "9090" }] } },
+    }),
+    R.ADDITIONAL_TARGET_PORT_NAME,
+  ],
+  [
+    "a named additional target port with the shorthand",
+    patched(shorthand(), {
+      spec: { service: { additionalPorts: [{ name: "metrics", port: 9090, targetPort: "metrics" }] } },
+    }),
+    R.SHORTHAND_ADDITIONAL_TARGET_PORTS_ARE_NUMBERS,
+  ],
+  [
     "a named target port with the shorthand",
     patched(shorthand(), { spec: { service: { targetPort: "http" } } }),
     R.SHORTHAND_TARGET_PORT_IS_NUMBER,
@@ -163,6 +225,11 @@ const cases: [string, Obj, R.CelRule][] = [
     patched(shorthand(), { spec: { strategy: { previewMetadata: { labels: { app: "web-preview" } } } } }),
     R.PREVIEW_METADATA_KEEPS_SELECTOR,
   ],
+  ...badGates.map(([what, gates, rule]): [string, Obj, R.CelRule] => [
+    `gates with ${what}`,
+    patched(shorthand(), { spec: { gates } }),
+    rule,
+  ]),
 ];
 
 describe("the rules refuse, in code, with the rule's message", () => {
@@ -190,6 +257,27 @@ describe("the rules accept what is right", () => {
     ],
     ["a named target port with a template", patched(full(), { spec: { service: { targetPort: "http" } } })],
     [
+      "additional ports (metrics by name, a UDP one on the same number as a TCP one)",
+      patched(full(), {
+        spec: {
+          service: {
+            targetPort: "http",
+            additionalPorts: [
+              { name: "metrics", port: 9090, targetPort: "metrics" },
+              { name: "dns-tcp", port: 5353 },
+              { name: "dns", port: 5353, protocol: "UDP" },
+            ],
+          },
+        },
+      }),
+    ],
+    [
+      "numbered additional target ports with the shorthand",
+      patched(shorthand(), {
+        spec: { service: { additionalPorts: [{ name: "metrics", port: 9090, targetPort: 9091 }] } },
+      }),
+    ],
+    [
       "a promotion delay with automatic promotion",
       patched(shorthand(), { spec: { strategy: { promotion: { mode: "Auto", delaySeconds: 60 } } } }),
     ],
@@ -199,6 +287,18 @@ describe("the rules accept what is right", () => {
         spec: { strategy: { activeMetadata: { labels: { role: "live", "example.com/x": "" } } } },
       }),
     ],
+    ...GOOD_IMAGES.map((image): [string, Obj] => [
+      `the container image ${image}`,
+      patched(full(), containers({ name: "web", image }, { name: "side", image: "web" })),
+    ]),
+    ...GOOD_IMAGES.map((image): [string, Obj] => [
+      `the shorthand image ${image}`,
+      patched(shorthand(), { spec: { image } }),
+    ]),
+    ...goodGates.map(([what, gates]): [string, Obj] => [
+      `gates with ${what}`,
+      patched(shorthand(), { spec: { gates } }),
+    ]),
   ];
   for (const [what, obj] of accepted) {
     it(`accepts ${what}`, () => {

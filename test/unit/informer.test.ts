@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ApiError } from "../../src/controller/api-errors.ts";
-import { diffRelist, Informer, type KubeObject } from "../../src/controller/informer.ts";
-import type { ListPage, ListWatcher, Query, WatchEvent } from "../../src/controller/kube.ts";
+import { ApiError } from "../../src/kube/api-errors.ts";
+import { diffRelist, Informer, type KubeObject } from "../../src/kube/informer.ts";
+import type { ListPage, ListWatcher, Query, WatchEvent } from "../../src/kube/kube.ts";
 
 interface ConfigMap extends KubeObject {
   readonly metadata: {
@@ -248,6 +248,32 @@ describe("Informer", () => {
       ["app-blue"],
     );
     assert.deepEqual(inf.byLabel("ns", L, "other"), []);
+    await inf.stop();
+  });
+
+  it("caches and hands out what its transform keeps, for listed objects and watch events alike", async () => {
+    const src = new ScriptedSource();
+    src.listAnswers.push(page([{ ...cm("a", 1), data: { k: "v", big: "x".repeat(100) } }], "10"));
+    src.watchAnswers.push(
+      streams([
+        ev("ADDED", { ...cm("b", 11), data: { k: "w", big: "y" } } as ConfigMap),
+        ev("MODIFIED", { ...cm("a", 12), data: { k: "v2", big: "z" } } as ConfigMap),
+      ]),
+    );
+    const keepK = (o: KubeObject): KubeObject => {
+      const c = o as ConfigMap;
+      return { metadata: c.metadata, data: { k: c.data?.k ?? "" } } as ConfigMap;
+    };
+    const inf = new Informer<ConfigMap>({ source: src, path: "/api/v1/configmaps", transform: keepK });
+    const handed: unknown[] = [];
+    inf.onAdd((o) => handed.push(o.data));
+    inf.onUpdate((_old, o) => handed.push(o.data));
+    inf.start();
+    await until("both events", () => inf.lastSyncResourceVersion() === "12");
+    assert.deepEqual(inf.get("ns", "a")?.data, { k: "v2" });
+    assert.deepEqual(inf.get("ns", "b")?.data, { k: "w" });
+    assert.deepEqual(handed, [{ k: "v" }, { k: "w" }, { k: "v2" }]);
+    assert.ok(Object.isFrozen(inf.get("ns", "b")));
     await inf.stop();
   });
 

@@ -2,14 +2,8 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
-import {
-  ApiError,
-  isAlreadyExists,
-  isConflict,
-  isGone,
-  TransportError,
-} from "../../src/controller/api-errors.ts";
-import { KubeClient, resourcePath, type WatchEvent } from "../../src/controller/kube.ts";
+import { ApiError, isAlreadyExists, isConflict, isGone, TransportError } from "../../src/kube/api-errors.ts";
+import { KubeClient, resourcePath, type WatchEvent } from "../../src/kube/kube.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

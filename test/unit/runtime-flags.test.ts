@@ -26,10 +26,14 @@ describe("flags", () => {
       kubeconfig: undefined,
       namespaces: [],
       workers: 4,
+      gateConcurrency: 16,
       logLevel: "info",
       healthProbeBindAddress: ":8081",
       metricsBindAddress: ":8080",
       leaderElection: undefined,
+      // Outside a pod there is no namespace of its own: no cluster-wide receivers.
+      notificationsNamespace: undefined,
+      shard: undefined,
     });
   });
 
@@ -45,6 +49,7 @@ describe("flags", () => {
       KUBECONFIG: "/k",
       BGO_NAMESPACES: "a,b",
       BGO_WORKERS: "8",
+      BGO_GATE_CONCURRENCY: "32",
       BGO_LOG_LEVEL: "debug",
       BGO_HEALTH_PROBE_BIND_ADDRESS: "127.0.0.1:9441",
       BGO_METRICS_BIND_ADDRESS: "0",
@@ -54,11 +59,15 @@ describe("flags", () => {
       BGO_LEADER_ELECT_RETRY_PERIOD: "4s",
       BGO_LEADER_ELECT_NAMESPACE: "ops",
       BGO_LEADER_ELECT_ID: "my-lease",
+      BGO_NOTIFICATIONS_NAMESPACE: "ops",
+      BGO_SHARD_COUNT: "3",
+      BGO_SHARD_INDEX: "2",
     });
     assert.deepEqual(parse(), {
       kubeconfig: "/k",
       namespaces: ["a", "b"],
       workers: 8,
+      gateConcurrency: 32,
       logLevel: "debug",
       healthProbeBindAddress: "127.0.0.1:9441",
       metricsBindAddress: undefined,
@@ -69,8 +78,12 @@ describe("flags", () => {
         renewDeadlineMs: 20_000,
         retryPeriodMs: 4_000,
       },
+      notificationsNamespace: "ops",
+      shard: { index: 2, count: 3 },
     });
     assert.equal(parse("--workers", "2").workers, 2);
+    assert.equal(parse("--gate-concurrency", "4").gateConcurrency, 4);
+    assert.equal(parse("--notifications-namespace", "").notificationsNamespace, undefined);
     assert.equal(parse("--leader-elect=false").leaderElection, undefined);
   });
 
@@ -108,6 +121,15 @@ describe("flags", () => {
 
   it("asks for the Lease's namespace outside a cluster", () => {
     assert.throws(() => parse("--leader-elect"), /leader-elect-namespace/);
+  });
+
+  it("shards: an index below the count; one shard is no sharding", () => {
+    assert.deepEqual(parse("--shard-count=3", "--shard-index=0").shard, { index: 0, count: 3 });
+    assert.equal(parse("--shard-count=1").shard, undefined);
+    assert.throws(() => parse("--shard-count=3", "--shard-index=3"), /below --shard-count/);
+    assert.throws(() => parse("--shard-index=1"), /below --shard-count/);
+    assert.throws(() => parse("--shard-count=0"), CommanderError);
+    assert.throws(() => parse("--shard-count=2", "--shard-index=-1"), CommanderError);
   });
 
   it("refuses bad values with the usage error", () => {

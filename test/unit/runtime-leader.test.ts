@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import { ApiError } from "../../src/controller/api-errors.ts";
+import { ApiError } from "../../src/kube/api-errors.ts";
 import { LeaderElector, type LeaseApi, microTime, parseLease } from "../../src/runtime/leader.ts";
 
 const log = pino({ level: "silent" });

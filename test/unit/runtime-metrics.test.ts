@@ -8,8 +8,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { KubeObject } from "../../src/controller/informer.ts";
-import { KubeClient } from "../../src/controller/kube.ts";
+import type { KubeObject } from "../../src/kube/informer.ts";
+import { KubeClient } from "../../src/kube/kube.ts";
 import { OperatorMetrics } from "../../src/runtime/metrics.ts";
 import { RolloutMetrics, statusView, transition } from "../../src/runtime/rollout-metrics.ts";
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import type { KubeObject } from "../../src/controller/informer.ts";
+import type { KubeObject } from "../../src/kube/informer.ts";
 import { OperatorMetrics } from "../../src/runtime/metrics.ts";
 import { leaderElectionRules, OPERATOR_RULES } from "../../src/runtime/rbac.ts";
 import { RolloutMetrics } from "../../src/runtime/rollout-metrics.ts";
@@ -107,6 +107,9 @@ describe("packaging", () => {
             { series: bgd("Degraded", "invalid"), values: "1x40" },
             { series: `${lease},pod="a"}`, values: "1x10 0x30" },
             { series: `${lease},pod="b"}`, values: "0x10 0x30" },
+            // Shards: each its own Lease; shard 1 loses its leader, shard 0 keeps one.
+            { series: `${lease.replace('io"', 'io-shard-0"')},pod="c"}`, values: "1x40" },
+            { series: `${lease.replace('io"', 'io-shard-1"')},pod="d"}`, values: "1x10 0x30" },
             {
               series: 'controller_runtime_reconcile_errors_total{controller="bluegreendeployment"}',
               values: "0+30x40",
@@ -138,7 +141,10 @@ describe("packaging", () => {
             {
               eval_time: "17m",
               alertname: "BlueGreenOperatorNoLeader",
-              exp_alerts: [{ exp_labels: { severity: "critical" } }],
+              exp_alerts: [
+                { exp_labels: { severity: "critical", name: "bluegreen-operator.bluegreen.io" } },
+                { exp_labels: { severity: "critical", name: "bluegreen-operator.bluegreen.io-shard-1" } },
+              ],
             },
             { eval_time: "10m", alertname: "BlueGreenOperatorReconcileErrors", exp_alerts: [] },
             {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Clock, WorkQueue } from "../../src/controller/workqueue.ts";
+import { type Clock, WorkQueue } from "../../src/kube/workqueue.ts";
 
 /** A clock that only moves when the test says so; due timers fire in deadline order. */
 class FakeClock implements Clock {

@@ -58,4 +58,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+# Gates: the Jobs of job checks (created once per revision, watched until they finish).
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [list, watch, create]
+# Gates and notifications: the Secrets an http check or a receiver names (get by name only, never listed).
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+# Notifications: the receivers, from the one ConfigMap of that name (list and watch by field selector).
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: [bluegreen-notifications]
+  verbs: [list, watch]
 {{- end -}}

@@ -206,5 +206,8 @@ export async function rollback(s: Session, name: string, toRevision: string | un
         : c.promotedBefore
           ? `${c.color} is scaled down: it is scaled up again and promoted without approval (it was promoted before)`
           : `${c.color} is scaled down: it is scaled up again and awaits promotion (it was never promoted)`;
-  return { message: `${ref(name)} rolled back to revision ${c.revision} (${c.image}): ${how}`, exitCode: 0 };
+  return {
+    message: `${ref(name)} rolled back by editing the spec to revision ${c.revision} (${c.image}): ${how}. A GitOps tool syncing this BGD will undo the edit; to leave the spec alone use: kubectl bluegreen rollback ${name}${s.namespaceFlag} --keep-spec`,
+    exitCode: 0,
+  };
 }

@@ -1,7 +1,7 @@
 /** `history NAME` and `version`. */
 import { stringify } from "yaml";
 import pkg from "../../../package.json" with { type: "json" };
-import { ApiError } from "../../controller/api-errors.ts";
+import { ApiError } from "../../kube/api-errors.ts";
 import { colorDeployments, getBgd } from "../fetch.ts";
 import { arr, bgdView, rec, str, strMap } from "../objects.ts";
 import type { Session } from "../session.ts";

@@ -11,9 +11,9 @@ import { readFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { isGone } from "../../../src/controller/api-errors.ts";
-import { Informer, type InformerLogger, type KubeObject } from "../../../src/controller/informer.ts";
-import { KubeClient, loadKubeConfig } from "../../../src/controller/kube.ts";
+import { isGone } from "../../../src/kube/api-errors.ts";
+import { Informer, type InformerLogger, type KubeObject } from "../../../src/kube/informer.ts";
+import { KubeClient, loadKubeConfig } from "../../../src/kube/kube.ts";
 import { restartApiserver } from "../../harness/cluster.ts";
 import { deleteNamespace, env, kubectl, newNamespace, waitUntil } from "../lib.ts";
 

@@ -14,25 +14,26 @@ after(async () => {
 });
 
 /**
- * How long the rest of the control plane may take to recover. After a restart, kube-controller-manager
- * and kube-scheduler (client-go) were seen to resume their pod watches only ~60 s later on a loaded
- * 2-core machine, so new pods are created and bound that late whatever the operator does; the
- * operator itself relists within seconds (see the informer restart test).
+ * A bound on a hang, not a timing. The restart comes while the rollout waits for its approval, with
+ * every pod of both colors bound and ready: a pod whose binding fails while kube-apiserver is down stays
+ * in kube-scheduler's unschedulable queue until its periodic flush (5 min by default), whatever the
+ * operator does — a run that restarted mid-Progressing once waited more than 240 s for that.
  */
-const RECOVERY_MS = 150_000;
+const RECOVERY_MS = 240_000;
 
-it("completes a rollout across a kube-apiserver restart", { timeout: 420_000 }, async (t) => {
+it("completes a rollout across a kube-apiserver restart", { timeout: 540_000 }, async (t) => {
   ns = await newNamespace("apirestart");
-  operator = startOperator({ namespaces: [ns], name: "apirestart" });
+  operator = await startOperator({ namespaces: [ns], name: "apirestart" });
   await applyBgd(ns, "app", { image: "app:v1" });
   await waitStatus(ns, "app", { phase: "Stable", activeColor: "blue" });
   await applyBgd(ns, "app", { image: "app:v2" });
+  const waiting = await waitStatus(ns, "app", { phase: "AwaitingPromotion" }, RECOVERY_MS);
+  // Mid-rollout: the operator's watches break and must resume to see the approval that follows.
   const restarted = Date.now();
   await restartApiserver(env("BGO_CLUSTER_DIR"));
-  const waiting = await waitStatus(ns, "app", { phase: "AwaitingPromotion" }, RECOVERY_MS);
-  t.diagnostic(`preview ready ${((Date.now() - restarted) / 1000).toFixed(1)} s after the restart began`);
   await kubectl(["annotate", "-n", ns, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
   const done = await waitStatus(ns, "app", { phase: "Stable", activeColor: "green" }, RECOVERY_MS);
+  t.diagnostic(`Stable on green ${((Date.now() - restarted) / 1000).toFixed(1)} s after the restart began`);
   assert.equal(done.activeRevision, waiting.previewRevision);
   assert.equal((await serviceSelector(ns, "app"))?.["bluegreen.io/color"], "green");
   assert.equal(operator.child.exitCode, null, "the operator kept running through the restart");

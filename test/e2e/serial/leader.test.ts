@@ -11,14 +11,12 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { auditOf, describeAudit } from "../audit.ts";
 import { applyBgd, waitStatus } from "../bgd.ts";
 import { deleteNamespace, kubectl, newNamespace, waitUntil } from "../lib.ts";
 import { type OperatorProcess, startOperator } from "../operator.ts";
 import {
   AUTO,
-  auditOf,
-  certKubeconfig,
-  describe as describeAudit,
   endpointOf,
   identityOf,
   lease,
@@ -53,12 +51,16 @@ async function namespace(prefix: string): Promise<string> {
   return n;
 }
 
-function operator(ns: string, name: string, opts: { kubeconfig?: string; metrics?: boolean } = {}) {
-  const o = startOperator({
+/** `serviceAccount`: a ServiceAccount of its own, so the audit log tells the two replicas apart. */
+async function operator(ns: string, name: string, opts: { serviceAccount?: string; metrics?: boolean } = {}) {
+  const o = await startOperator({
     namespaces: [ns],
     name,
+    network: "host", // the test scrapes the operator's metrics port
     args: [...electionArgs(ns), ...(opts.metrics === true ? ["--metrics-bind-address=127.0.0.1:0"] : [])],
-    ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
+    ...(opts.serviceAccount === undefined
+      ? {}
+      : { serviceAccount: { namespace: ns, name: opts.serviceAccount } }),
   });
   running.push(o);
   return o;
@@ -80,10 +82,10 @@ async function leaderStatus(o: OperatorProcess): Promise<number> {
 describe("leader election", { concurrency: true }, () => {
   it("exactly one of two replicas leads; SIGKILLed, it is replaced within lease + retry and the successor finishes the rollout", async () => {
     const ns = await namespace("leader-kill");
-    const a = operator(ns, "a", { metrics: true });
+    const a = await operator(ns, "a", { metrics: true });
     const idA = await identityOf(a);
     await waitForHolder(ns, idA);
-    const b = operator(ns, "b", { metrics: true });
+    const b = await operator(ns, "b", { metrics: true });
     const idB = await identityOf(b);
     await waitForLog(b, "Another replica leads");
     // Exactly one leads, by the Lease and by each process's own gauge.
@@ -132,11 +134,10 @@ describe("leader election", { concurrency: true }, () => {
 
   it("a leader paused past its lease makes no write once resumed, and exits 1", async () => {
     const ns = await namespace("leader-pause");
-    const [kcA, kcB] = await Promise.all([certKubeconfig(`bgo-a-${ns}`), certKubeconfig(`bgo-b-${ns}`)]);
-    const a = operator(ns, "a", { kubeconfig: kcA });
+    const a = await operator(ns, "a", { serviceAccount: "bgo-a" });
     const idA = await identityOf(a);
     await waitForHolder(ns, idA);
-    const b = operator(ns, "b", { kubeconfig: kcB });
+    const b = await operator(ns, "b", { serviceAccount: "bgo-b" });
     const idB = await identityOf(b);
     await waitForLog(b, "Caches synced");
 
@@ -144,7 +145,7 @@ describe("leader election", { concurrency: true }, () => {
     await waitStatus(ns, "app", { phase: "Stable", activeColor: "blue" });
     await sleep(1500); // audit batches are flushed every 200 ms
     assert.ok(
-      auditOf(`bgo-a-${ns}`, { writesOnly: true }).some((e) => e.objectRef?.resource === "deployments"),
+      auditOf(a.user, { writesOnly: true }).some((e) => e.objectRef?.resource === "deployments"),
       "the leader's writes are attributed to its own identity",
     );
 
@@ -166,17 +167,17 @@ describe("leader election", { concurrency: true }, () => {
 
     await waitStatus(ns, "app", { phase: "Stable", activeColor: "green" }, 60_000);
     await sleep(1500);
-    const late = auditOf(`bgo-a-${ns}`, { writesOnly: true, since: lostAt });
+    const late = auditOf(a.user, { writesOnly: true, since: lostAt });
     assert.deepEqual(describeAudit(late), [], "no write from the old leader after it lost the lease");
-    assert.ok(auditOf(`bgo-b-${ns}`, { writesOnly: true, since: lostAt }).length > 0, "the new leader wrote");
+    assert.ok(auditOf(b.user, { writesOnly: true, since: lostAt }).length > 0, "the new leader wrote");
   });
 
   it("on SIGTERM the leader releases the Lease and the standby takes over before it would have expired", async () => {
     const ns = await namespace("leader-term");
-    const a = operator(ns, "a");
+    const a = await operator(ns, "a");
     const idA = await identityOf(a);
     await waitForHolder(ns, idA);
-    const b = operator(ns, "b");
+    const b = await operator(ns, "b");
     const idB = await identityOf(b);
     await waitForLog(b, "Another replica leads");
     await applyBgd(ns, "app", { image: "app:v1", strategy: AUTO });

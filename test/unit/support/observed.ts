@@ -20,6 +20,7 @@ import type {
   Desired,
   EndpointCounts,
   Observed,
+  ObservedGates,
   Plan,
   PodTemplate,
   ServiceState,
@@ -27,6 +28,7 @@ import type {
 
 export const NAME = "app";
 export const NAMESPACE = "default";
+export const UID = "6f1c1c5e-0000-4000-8000-000000000001";
 /** The planner never reads the clock: every test passes this (or a time after it) as `now`. */
 export const T0 = Date.parse("2030-01-01T00:00:00.000Z");
 export const SECOND = 1000;
@@ -119,6 +121,8 @@ export interface Sketch {
   readonly status?: BlueGreenDeploymentStatus;
   readonly annotations?: Partial<Annotations>;
   readonly generation?: number;
+  /** What the gate runner and the Job cache hold (gate tests). */
+  readonly gates?: ObservedGates;
 }
 
 export function colorState(color: Color, c: ColorSketch, defaultReplicas: number): ColorState {
@@ -179,6 +183,7 @@ export function observed(sketch: Sketch = {}): Observed {
   return {
     name: NAME,
     namespace: NAMESPACE,
+    uid: UID,
     generation: sketch.generation ?? 1,
     spec,
     status: sketch.status ?? {},
@@ -192,6 +197,7 @@ export function observed(sketch: Sketch = {}): Observed {
       ? endpointsOf(previewSel, colors, sketch.previewEndpoints)
       : { blue: 0, green: 0 },
     pods: pods.slice(0, 40),
+    ...(sketch.gates !== undefined ? { gates: sketch.gates } : {}),
   };
 }
 
@@ -229,6 +235,12 @@ export function describeWrite(a: Action): string | undefined {
       return `RepairDeployment ${a.color} ${a.revision}`;
     case "RecordDeploymentSpec":
       return `RecordDeploymentSpec ${a.color} ${a.hash}`;
+    case "CreateJob":
+      return `CreateJob ${a.name}`;
+    case "RunMeasurement":
+      return `RunMeasurement ${a.work.id}`;
+    case "ForgetMeasurement":
+      return `ForgetMeasurement ${a.id}`;
     case "Event":
     case "UpdateStatus":
       return undefined;

@@ -6,7 +6,7 @@
  *
  * The model follows the real objects where the planner's safety depends on them:
  * - a Deployment's `rolledOut` needs the Deployment controller to have observed the last write;
- * - a new template replaces every pod (Recreate), so readiness starts again from zero;
+ * - a new template replaces every pod at once, so readiness starts again from zero;
  * - EndpointSlices lag: a Service's ready-endpoint counts change only when the EndpointSlice
  *   controller catches up (deleted pods drop out at once, a pod that stops being ready does not);
  * - pods of a "broken" image never become ready.
@@ -14,7 +14,7 @@
 import type { BlueGreenDeploymentSpec, BlueGreenDeploymentStatus } from "../../../src/api/schema.ts";
 import { plan } from "../../../src/bluegreen/plan.ts";
 import type { Action, Color, ColorState, Observed, Plan } from "../../../src/bluegreen/types.ts";
-import { desiredOf, NAME, NAMESPACE, specOf, T0 } from "./observed.ts";
+import { desiredOf, NAME, NAMESPACE, specOf, T0, UID } from "./observed.ts";
 
 export const BOTH: readonly Color[] = ["blue", "green"];
 
@@ -164,6 +164,7 @@ export function observedOf(w: World): Observed {
   return {
     name: NAME,
     namespace: NAMESPACE,
+    uid: UID,
     generation: w.generation,
     spec,
     status: w.status,
@@ -275,6 +276,9 @@ export function applyAction(w: World, a: Action, o: Observed): World {
     case "UpdateStatus":
       return { ...w, status: structuredClone(a.status) };
     case "Event":
+    case "CreateJob":
+    case "RunMeasurement":
+    case "ForgetMeasurement":
       return w;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Talking to the apiserver: kubeconfig loading, typed clients, and `KubeClient`, a small client over
+ * Talking to the apiserver: kubeconfig loading and `KubeClient`, a small client over
  * raw paths (custom resources, server-side apply, streaming watch) whose failures are typed
  * (api-errors.ts).
  *
@@ -15,87 +15,17 @@
  *   bounded by the server-side `timeoutSeconds` the caller sets.
  */
 import {
-  AppsV1Api,
-  BatchV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  EventsV1Api,
   type HttpMethod,
   IsomorphicFetchHttpLibrary,
-  KubeConfig,
+  type KubeConfig,
   RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
+import { FIELD_MANAGER } from "../api/labels.ts";
 import { ApiError, isRecord, TransportError } from "./api-errors.ts";
+import { type Dispatcher, pooled } from "./config.ts";
 
-/** Where the operator's writes are attributed in `managedFields`. */
-export const FIELD_MANAGER = "bluegreen-operator";
-
-type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
-
-/**
- * Reuses one undici dispatcher per cluster+user instead of the fresh one client-node makes for every
- * request, so keep-alive connections are actually reused. Returns the dispatcher to use.
- */
-function pooled(
-  pools: Map<string, Dispatcher>,
-  kc: KubeConfig,
-  fresh: Dispatcher | undefined,
-): Dispatcher | undefined {
-  if (fresh === undefined) return undefined;
-  const key = JSON.stringify([kc.getCurrentCluster()?.name ?? "", kc.getCurrentUser()?.name ?? ""]);
-  const existing = pools.get(key);
-  if (existing === undefined) {
-    pools.set(key, fresh);
-    return fresh;
-  }
-  // A PooledKubeConfig already hands out the shared dispatcher: closing it would kill the pool.
-  if (existing === fresh) return existing;
-  // Never used for a request, so closing it opens nothing; it only releases the object.
-  void fresh.close().catch(() => {});
-  return existing;
-}
-
-/** A KubeConfig whose typed API clients share one connection pool per cluster+user. */
-export class PooledKubeConfig extends KubeConfig {
-  readonly #pools = new Map<string, Dispatcher>();
-
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    const d = pooled(this.#pools, this, context.getDispatcher());
-    if (d !== undefined) context.setDispatcher(d);
-  }
-}
-
-/**
- * Loads a kubeconfig: the explicit `path` if given, else `$KUBECONFIG`, else client-node's default
- * search (~/.kube/config, then the in-cluster service account).
- */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new PooledKubeConfig();
-  if (path !== undefined && path !== "") kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (kc.getCurrentCluster() === null) {
-    throw new Error(`kubeconfig ${path ?? process.env.KUBECONFIG ?? "(default)"} has no current cluster`);
-  }
-  return kc;
-}
-
-/** The generated typed clients the operator uses, all sharing `kc`'s connection pool. */
-export function makeTypedClients(kc: KubeConfig) {
-  return {
-    core: kc.makeApiClient(CoreV1Api),
-    apps: kc.makeApiClient(AppsV1Api),
-    batch: kc.makeApiClient(BatchV1Api),
-    coordination: kc.makeApiClient(CoordinationV1Api),
-    discovery: kc.makeApiClient(DiscoveryV1Api),
-    events: kc.makeApiClient(EventsV1Api),
-    customObjects: kc.makeApiClient(CustomObjectsApi),
-  };
-}
-export type TypedClients = ReturnType<typeof makeTypedClients>;
+export { loadKubeConfig, PooledKubeConfig } from "./config.ts";
 
 /** The API path of a resource collection or object, e.g. `/apis/apps/v1/namespaces/ns/deployments/app`. */
 export function resourcePath(r: {

@@ -8,16 +8,19 @@
  */
 import { isGone } from "./api-errors.ts";
 import type { ListWatcher, Query, WatchEvent } from "./kube.ts";
+import {
+  deepFreeze,
+  diffRelist,
+  isKubeObject,
+  type KubeObject,
+  type ObjectMeta,
+  objectKey,
+  olderThan,
+  type StoreChange,
+  sleep,
+} from "./objects.ts";
 
-export interface ObjectMeta {
-  readonly name?: string;
-  readonly namespace?: string;
-  readonly resourceVersion?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-}
-export interface KubeObject {
-  readonly metadata?: ObjectMeta;
-}
+export { diffRelist, type KubeObject, type ObjectMeta, objectKey, type StoreChange } from "./objects.ts";
 
 /** pino's Logger fits. */
 export interface InformerLogger {
@@ -39,72 +42,14 @@ export interface InformerOptions {
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** Source of randomness (jitter, watch timeouts); tests make it deterministic. */
   readonly random?: () => number;
+  /**
+   * Applied to every object as it arrives (list items and watch events, deletions included), before
+   * it is cached and handed to handlers: a controller keeps only the fields it reads, so the cache
+   * does not hold `managedFields` and the like for every object in scope. It must keep
+   * `metadata.name`, `namespace`, `resourceVersion` and any label `byLabel` is asked for.
+   */
+  readonly transform?: (obj: KubeObject) => KubeObject;
 }
-
-export type StoreChange<T> =
-  | { readonly type: "add"; readonly obj: T }
-  | { readonly type: "update"; readonly old: T; readonly obj: T }
-  | { readonly type: "delete"; readonly obj: T };
-
-/** The store key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
-export function objectKey(obj: KubeObject): string {
-  const ns = obj.metadata?.namespace ?? "";
-  const name = obj.metadata?.name ?? "";
-  return ns === "" ? name : `${ns}/${name}`;
-}
-
-/**
- * What a relist changed relative to the cache: objects that appeared, changed (by resourceVersion)
- * or vanished while the watch was not looking. Handlers see these as ordinary add/update/delete.
- */
-export function diffRelist<T extends KubeObject>(
-  current: ReadonlyMap<string, T>,
-  fresh: ReadonlyMap<string, T>,
-): StoreChange<T>[] {
-  const changes: StoreChange<T>[] = [];
-  for (const [key, obj] of fresh) {
-    const old = current.get(key);
-    if (old === undefined) changes.push({ type: "add", obj });
-    else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
-      changes.push({ type: "update", old, obj });
-  }
-  for (const [key, obj] of current) if (!fresh.has(key)) changes.push({ type: "delete", obj });
-  return changes;
-}
-
-/** etcd resourceVersions are integers; anything else is opaque and trusted to move forward. */
-function olderThan(rv: string, than: string): boolean {
-  if (!/^\d+$/.test(rv) || !/^\d+$/.test(than)) return false;
-  return BigInt(rv) < BigInt(than);
-}
-
-function deepFreeze<T>(v: T): T {
-  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const child of Object.values(v)) deepFreeze(child);
-  }
-  return v;
-}
-
-function isKubeObject(v: unknown): v is KubeObject {
-  if (typeof v !== "object" || v === null) return false;
-  const meta = (v as { metadata?: unknown }).metadata;
-  return typeof meta === "object" && meta !== null && typeof (meta as { name?: unknown }).name === "string";
-}
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", done);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 
 export class Informer<T extends KubeObject> {
   readonly #opts: InformerOptions;
@@ -288,7 +233,7 @@ export class Informer<T extends KubeObject> {
     for (;;) {
       for (const item of page.items) {
         if (!isKubeObject(item)) continue;
-        fresh.set(objectKey(item), deepFreeze(item as T));
+        fresh.set(objectKey(item), this.#cacheable(item));
       }
       if (page.continue === undefined) break;
       page = await this.#opts.source.list(path, { ...base, continue: page.continue }, signal);
@@ -344,7 +289,7 @@ export class Informer<T extends KubeObject> {
       if (!isKubeObject(ev.object)) {
         this.#opts.log?.warn({ path: this.#opts.path, type: ev.type }, "Ignored event without a name");
       } else {
-        const obj = deepFreeze(ev.object as unknown as T);
+        const obj = this.#cacheable(ev.object as unknown as KubeObject);
         const key = objectKey(obj);
         const old = this.#items.get(key);
         if (ev.type === "DELETED") {
@@ -354,6 +299,11 @@ export class Informer<T extends KubeObject> {
       }
     }
     if (rv !== "") this.#resourceVersion = rv;
+  }
+
+  #cacheable(obj: KubeObject): T {
+    const t = this.#opts.transform;
+    return deepFreeze((t === undefined ? obj : t(obj)) as T);
   }
 
   #apply(change: StoreChange<T>): void {

@@ -1,0 +1,105 @@
+/**
+ * Runs one measurement of an http check: one request, its status code compared with the expected ones and,
+ * when there is a success condition, the body (or the value at jsonPath) tested by it. I/O, but no state: the
+ * caller (the gate runner) owns concurrency and records the outcome. Redirects are not followed — a smoke
+ * test that is redirected to a login page has not passed.
+ */
+import { evaluateCondition, parseCondition, type Value } from "../../api/gate-condition.ts";
+import { lookup, parseJsonPath } from "../../api/gate-jsonpath.ts";
+import type { Outcome } from "../../bluegreen/gates/measurement.ts";
+import type { HttpRequestSpec } from "../../bluegreen/gates/work.ts";
+
+export type { HttpRequestSpec };
+
+/** Bodies beyond this are not read: a health endpoint answers in bytes, not megabytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const errorText = (e: unknown): string => {
+  if (!(e instanceof Error)) return String(e);
+  const cause = e.cause instanceof Error ? e.cause.message : undefined;
+  return cause !== undefined && cause !== "" ? cause : e.message;
+};
+
+async function readCapped(res: Response): Promise<string | undefined> {
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A JSON value the condition language can compare, or why not. */
+export function comparable(v: unknown): { ok: true; value: Value } | { ok: false; what: string } {
+  if (v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean")
+    return { ok: true, value: v };
+  return { ok: false, what: Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : typeof v };
+}
+
+export async function measureHttp(spec: HttpRequestSpec, cancel?: AbortSignal): Promise<Outcome> {
+  const timeout = AbortSignal.timeout(spec.timeoutMs);
+  const signal = cancel === undefined ? timeout : AbortSignal.any([timeout, cancel]);
+  let res: Response;
+  let body: string | undefined;
+  try {
+    res = await fetch(spec.url, {
+      method: spec.method,
+      headers: { ...spec.headers },
+      ...(spec.body !== undefined && spec.method === "POST" ? { body: spec.body } : {}),
+      redirect: "manual",
+      signal,
+    });
+    body = await readCapped(res);
+  } catch (e) {
+    if (timeout.aborted) return { phase: "Error", message: `no answer within ${spec.timeoutMs / 1000}s` };
+    if (cancel?.aborted === true) return { phase: "Error", message: "cancelled" };
+    return { phase: "Error", message: `request failed: ${errorText(e)}` };
+  }
+  const status = `status ${res.status}`;
+  const expected = spec.expectedStatus;
+  const statusOk =
+    expected === undefined ? res.status >= 200 && res.status < 300 : expected.includes(res.status);
+  if (!statusOk)
+    return {
+      phase: "Failed",
+      value: status,
+      message: `expected ${expected === undefined ? "2xx" : expected.join(" or ")}`,
+    };
+  if (spec.successCondition === undefined) return { phase: "Successful", value: status };
+
+  const condition = parseCondition(spec.successCondition);
+  if (!condition.ok)
+    return { phase: "Error", value: status, message: `successCondition: ${condition.message}` };
+  if (body === undefined)
+    return { phase: "Failed", value: status, message: `the body exceeds ${MAX_BODY_BYTES} bytes` };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return { phase: "Failed", value: status, message: "the body is not JSON" };
+  }
+  const path = spec.jsonPath ?? "$";
+  const steps = parseJsonPath(path);
+  if (steps === undefined)
+    return { phase: "Error", value: status, message: `jsonPath ${path} does not parse` };
+  const found = lookup(doc, steps);
+  if (!found.found) return { phase: "Failed", value: status, message: `the body has no ${found.at}` };
+  const v = comparable(found.value);
+  if (!v.ok)
+    return { phase: "Failed", value: status, message: `${path} is ${v.what}, not a value to compare` };
+  const shown = `${path} = ${JSON.stringify(v.value)}`;
+  const e = evaluateCondition(condition.condition, v.value);
+  if (!e.ok) return { phase: "Failed", value: shown, message: e.message };
+  return e.holds
+    ? { phase: "Successful", value: shown }
+    : { phase: "Failed", value: shown, message: `${spec.successCondition} does not hold` };
+}

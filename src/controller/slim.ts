@@ -1,0 +1,124 @@
+/**
+ * What the controller's caches keep of each object: the fields observe() and the reconciler read
+ * (see the shapes in observe.ts), nothing else. The API returns far more — `managedFields` on every
+ * object, a Pod's whole spec and status, a Deployment's conditions, a client-side apply's copy of the
+ * whole BGD in an annotation — and the informers would hold all of it for every object in scope.
+ * Applied by the informers as objects arrive (`InformerOptions.transform`).
+ */
+import type { KubeObject } from "../kube/informer.ts";
+
+type Json = Readonly<Record<string, unknown>>;
+
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Every field of metadata except `managedFields` (and, if asked, one annotation). */
+function meta(o: KubeObject, dropAnnotation?: string): Json {
+  const { managedFields: _managed, ...rest } = (o.metadata ?? {}) as Json;
+  const annotations = rest.annotations;
+  if (dropAnnotation === undefined || !isRecord(annotations) || !(dropAnnotation in annotations)) return rest;
+  const { [dropAnnotation]: _dropped, ...kept } = annotations;
+  return { ...rest, annotations: kept };
+}
+
+/** Copies the listed fields of `from` that are present. */
+function pick(from: unknown, keys: readonly string[]): Json {
+  if (!isRecord(from)) return {};
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (from[k] !== undefined) out[k] = from[k];
+  return out;
+}
+
+/**
+ * A BGD whole but for `managedFields` and kubectl's last-applied copy of it: the parser reads the
+ * spec and status, the writes need the metadata (resourceVersion, generation, finalizers, our
+ * annotations).
+ */
+export function slimBgd(o: KubeObject): KubeObject {
+  return { ...(o as Json), metadata: meta(o, LAST_APPLIED) } as KubeObject;
+}
+
+/** The whole spec (its hash is compared with the recorded one); of the status, the counts. */
+export function slimDeployment(o: KubeObject): KubeObject {
+  const { apiVersion, kind, spec, status } = o as Json;
+  return {
+    apiVersion,
+    kind,
+    metadata: meta(o),
+    spec,
+    status: pick(status, [
+      "observedGeneration",
+      "replicas",
+      "updatedReplicas",
+      "readyReplicas",
+      "availableReplicas",
+    ]),
+  } as KubeObject;
+}
+
+/**
+ * What the domain judges of a Service (bluegreen/services.ts: selector, type, session affinity, ports,
+ * labels, annotations). Every Service in scope is cached, the user's too (one named in
+ * spec.service.name carries no label of ours until adopted), so each costs what this keeps.
+ */
+export function slimService(o: KubeObject): KubeObject {
+  const { apiVersion, kind, spec } = o as Json;
+  const ports = isRecord(spec) && Array.isArray(spec.ports) ? spec.ports : undefined;
+  return {
+    apiVersion,
+    kind,
+    metadata: meta(o),
+    spec: {
+      // clusterIP: gate URLs name it where there is no cluster DNS (observe.ts).
+      ...pick(spec, ["selector", "type", "sessionAffinity", "clusterIP"]),
+      ...(ports !== undefined
+        ? { ports: ports.map((p) => pick(p, ["name", "protocol", "port", "targetPort"])) }
+        : {}),
+    },
+  } as KubeObject;
+}
+
+/** A gate's Job whole but for `managedFields`: the gate reads its conditions and counts (gates/job.ts). */
+export function slimJob(o: KubeObject): KubeObject {
+  return { ...(o as Json), metadata: meta(o) } as KubeObject;
+}
+
+/** The notifications ConfigMap: its data (the receivers) and identity. */
+export function slimConfigMap(o: KubeObject): KubeObject {
+  const data = (o as Json).data;
+  return { metadata: meta(o), ...(isRecord(data) ? { data } : {}) } as KubeObject;
+}
+
+/** Identity, labels and annotations (role metadata), deletion; readiness and IP. No spec. */
+export function slimPod(o: KubeObject): KubeObject {
+  const status = (o as Json).status;
+  const conditions = isRecord(status) && Array.isArray(status.conditions) ? status.conditions : [];
+  return {
+    metadata: pick(o.metadata, [
+      "name",
+      "namespace",
+      "uid",
+      "resourceVersion",
+      "labels",
+      "annotations",
+      "deletionTimestamp",
+    ]),
+    status: {
+      ...pick(status, ["podIP"]),
+      conditions: conditions.map((c) => pick(c, ["type", "status"])),
+    },
+  } as KubeObject;
+}
+
+/** Per endpoint: ready, and the Pod it is. */
+export function slimEndpointSlice(o: KubeObject): KubeObject {
+  const endpoints = (o as Json).endpoints;
+  return {
+    metadata: meta(o),
+    endpoints: (Array.isArray(endpoints) ? endpoints : []).map((e) => ({
+      conditions: pick(isRecord(e) ? e.conditions : undefined, ["ready"]),
+      targetRef: pick(isRecord(e) ? e.targetRef : undefined, ["kind", "name"]),
+    })),
+  } as KubeObject;
+}
