@@ -14,7 +14,7 @@
  * (gateway-K-contour.log, gateway-K-envoy.log, gateway-K-access.log).
  */
 import { type ChildProcess, execFile } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { binDir, clusterPaths, recordPids, stopPid } from "./cluster.ts";
@@ -80,24 +80,39 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Claims 127.0.1.K for this process: the lock file is created exclusively, and one whose owner is gone
- * (a test that died) is taken over.
+ * Claims 127.0.1.K: its lock file is created exclusively (with the claimer's pid in it, later its
+ * processes' too). Only when every address is claimed is one taken over whose pids are all gone (a test
+ * that died without stopping its gateway), so two callers starting at once never share an address.
  */
-function claimAddress(clusterDir: string): { k: number; release: () => void } {
+function claimAddress(clusterDir: string): { k: number; own: (pids: number[]) => void; release: () => void } {
   const dir = join(clusterDir, "gateways");
   mkdirSync(dir, { recursive: true });
-  for (let k = 1; k < 255; k++) {
+  const claim = (k: number) => {
     const lock = join(dir, String(k));
+    return {
+      k,
+      own: (pids: number[]) => writeFileSync(lock, [process.pid, ...pids].join(" ")),
+      release: () => rmSync(lock, { force: true }),
+    };
+  };
+  for (let k = 1; k < 255; k++) {
     try {
-      closeSync(openSync(lock, "wx"));
+      writeFileSync(join(dir, String(k)), String(process.pid), { flag: "wx" });
+      return claim(k);
     } catch {
-      const owner = Number(readFileSync(lock, "utf8"));
-      if (owner > 0 && alive(owner)) continue;
+      // claimed
     }
-    writeFileSync(lock, String(process.pid));
-    return { k, release: () => rmSync(lock, { force: true }) };
   }
-  throw new Error(`no free gateway address left in ${dir}`);
+  for (let k = 1; k < 255; k++) {
+    const pids = readFileSync(join(dir, String(k)), "utf8")
+      .split(" ")
+      .map(Number);
+    if (pids.every((p) => p > 0 && !alive(p))) {
+      writeFileSync(join(dir, String(k)), String(process.pid));
+      return claim(k);
+    }
+  }
+  throw new Error(`every gateway address is in use (${dir})`);
 }
 
 function contourConfig(namespace: string, name: string): string {
@@ -110,7 +125,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const name = opts.name ?? "gateway";
   const paths = clusterPaths(clusterDir);
   const bin = binDir();
-  const { k, release } = claimAddress(clusterDir);
+  const { k, own, release } = claimAddress(clusterDir);
   const address = `127.0.1.${k}`;
   const id = opts.keepAs ?? `gateway-${k}`;
   // Short: Envoy's admin socket path must fit a sockaddr_un.
@@ -141,6 +156,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const key = `${id}-${what}`;
     pids[key] = child.pid;
     if (opts.keepAs !== undefined) recordPids(clusterDir, { [key]: child.pid });
+    // A gateway kept past its starter holds its address as long as its processes run.
+    own(Object.values(pids));
     return child;
   };
   try {
@@ -195,23 +212,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ]);
     const statsUrl = `http://${address}:${STATS_PORT}`;
     // Envoy's stats listener comes from Contour over xDS: once it answers /ready LIVE, both are up.
-    await waitUntil(
+    const outcome = await waitUntil(
       `gateway ${namespace}/${name}: Envoy live with Contour's configuration`,
       60_000,
       async () => {
         for (const [what, child] of [
           ["contour", contour],
           ["envoy", envoy],
-        ] as const) {
-          if (child.exitCode !== null || child.signalCode !== null)
-            throw new GatewayExited(`${what} exited: ${logTail(logOf(what))}`);
-        }
+        ] as const)
+          if (child.exitCode !== null || child.signalCode !== null) return what;
         const { code, body } = await curlInNetns(paths.netnsExec, `${statsUrl}/ready`);
-        return code === "200" && body.includes("LIVE");
+        return code === "200" && body.includes("LIVE") && "live";
       },
-    ).catch((e: Error) => {
-      throw e instanceof GatewayExited ? e : new Error(`${e.message}\n${logTail(logOf("contour"))}`);
-    });
+    ).catch(
+      (e: Error) => new Error(`${e.message}\n${logTail(logOf("contour"))}\n${logTail(logOf("envoy"))}`),
+    );
+    if (outcome instanceof Error) throw outcome;
+    if (outcome !== "live") throw new Error(`${outcome} exited: ${logTail(logOf(outcome))}`);
     const url = `http://${address}:${ENVOY_HTTP_PORT}`;
     const routeWeights = async (host: string) =>
       routeWeightsIn(
@@ -254,8 +271,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw e;
   }
 }
-
-class GatewayExited extends Error {}
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (typeof v === "object" && v !== null ? (v as Json) : {});
