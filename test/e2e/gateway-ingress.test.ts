@@ -168,6 +168,10 @@ describe("traffic through a Gateway (Contour + Envoy)", { concurrency: true }, (
     assert.ok(after.length > 0, "requests were sent after the switch");
     assert.deepEqual([...new Set(after.map((r) => r.revision))], [rev2]);
     assertNothingBeforeApproval(records, new Map([[rev2, approvedAt]]), rev1);
-    console.log(`[gateway] both revisions answered through Envoy for ${report.switches[0]?.mixedMs} ms`);
+    const firstNew = report.switches[0]?.firstNew ?? approvedAt;
+    console.log(
+      `[gateway] approval → first answer of ${rev2} through Envoy ${firstNew - approvedAt} ms; ` +
+        `both revisions answered for ${report.switches[0]?.mixedMs} ms`,
+    );
   });
 });
