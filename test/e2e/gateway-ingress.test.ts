@@ -32,14 +32,6 @@ const { ns } = namespacesWithOperator("gw", ["ingress", "weights"] as const, {
 let gw: Gateway | undefined;
 const watches: Watched[] = [];
 
-before(async () => {
-  gw = await gatewayIn(ns.ingress, { routeNamespaces: [ns.weights] });
-});
-after(async () => {
-  for (const w of watches) w.stop();
-  await gw?.stop();
-});
-
 function gateway(): Gateway {
   assert.ok(gw !== undefined, "the gateway starts in the before hook");
   return gw;
@@ -95,6 +87,15 @@ async function standIn(n: string, name: string, revision: string): Promise<void>
 }
 
 describe("traffic through a Gateway (Contour + Envoy)", { concurrency: true }, () => {
+  // In the suite, not the file: the file's hooks (namespacesWithOperator) have made the namespaces by then.
+  before(async () => {
+    gw = await gatewayIn(ns.ingress, { routeNamespaces: [ns.weights] });
+  });
+  after(async () => {
+    for (const w of watches) w.stop();
+    await gw?.stop();
+  });
+
   it("Envoy sends each backendRef its weight's share of the requests (80/20, 50/50, 0/100)", async () => {
     const n = ns.weights;
     const host = "weights.gateway.test";

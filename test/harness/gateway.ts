@@ -123,6 +123,9 @@ function contourConfig(namespace: string, name: string): string {
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { clusterDir, namespace } = opts;
   const name = opts.name ?? "gateway";
+  // A namespace not made yet (a hook order slip) would quietly put the Gateway in "default".
+  if (!namespace || opts.routeNamespaces?.some((n) => !n))
+    throw new Error("startGateway: a namespace is empty");
   const paths = clusterPaths(clusterDir);
   const bin = binDir();
   const { k, own, release } = claimAddress(clusterDir);
@@ -278,29 +281,33 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**
  * The shares (percent per Service) of the first routing rule of `host`'s virtual host in an Envoy
- * config_dump of dynamic route configurations. Contour names a cluster namespace/service/port/hash.
+ * config_dump of dynamic route configurations. Contour names a cluster namespace/service/port/hash; a rule
+ * whose backends do not exist (yet) is a direct 500 answer, no shares.
  */
 export function routeWeightsIn(configDump: unknown, host: string): Record<string, number> | undefined {
   const service = (cluster: unknown) => String(cluster).split("/")[1] ?? String(cluster);
-  for (const config of list(obj(configDump).configs))
-    for (const dynamic of list(obj(config).dynamic_route_configs))
-      for (const vhost of list(obj(obj(dynamic).route_config).virtual_hosts)) {
-        const domains = list(obj(vhost).domains);
-        if (!domains.includes(host) && !domains.includes(`${host}:*`)) continue;
-        for (const route of list(obj(vhost).routes)) {
-          const action = obj(obj(route).route);
-          if (typeof action.cluster === "string") return { [service(action.cluster)]: 100 };
-          const clusters = list(obj(action.weighted_clusters).clusters).map(obj);
-          if (clusters.length === 0) continue;
-          const total = clusters.reduce((n, c) => n + Number(c.weight ?? 0), 0);
-          const out: Record<string, number> = {};
-          for (const c of clusters) {
-            const name = service(c.name);
-            out[name] = (out[name] ?? 0) + (total > 0 ? (Number(c.weight ?? 0) * 100) / total : 0);
-          }
-          return out;
+  // ?resource=dynamic_route_configs lists each route configuration in `configs`; a whole dump nests them.
+  const dynamics = list(obj(configDump).configs).flatMap((c) =>
+    obj(c).route_config !== undefined ? [c] : list(obj(c).dynamic_route_configs),
+  );
+  for (const dynamic of dynamics)
+    for (const vhost of list(obj(obj(dynamic).route_config).virtual_hosts)) {
+      const domains = list(obj(vhost).domains);
+      if (!domains.includes(host) && !domains.includes(`${host}:*`)) continue;
+      for (const route of list(obj(vhost).routes)) {
+        const action = obj(obj(route).route);
+        if (typeof action.cluster === "string") return { [service(action.cluster)]: 100 };
+        const clusters = list(obj(action.weighted_clusters).clusters).map(obj);
+        if (clusters.length === 0) continue;
+        const total = clusters.reduce((n, c) => n + Number(c.weight ?? 0), 0);
+        const out: Record<string, number> = {};
+        for (const c of clusters) {
+          const name = service(c.name);
+          out[name] = (out[name] ?? 0) + (total > 0 ? (Number(c.weight ?? 0) * 100) / total : 0);
         }
+        return out;
       }
+    }
   return undefined;
 }
 
