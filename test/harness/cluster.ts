@@ -435,7 +435,8 @@ function readState(dir: string): ClusterState | undefined {
   return JSON.parse(readFileSync(file, "utf8")) as ClusterState;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (and may be signalled). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

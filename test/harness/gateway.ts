@@ -17,7 +17,7 @@ import { type ChildProcess, execFile } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { binDir, clusterPaths, recordPids, stopPid } from "./cluster.ts";
+import { alive, binDir, clusterPaths, recordPids, stopPid } from "./cluster.ts";
 import { gatewayYaml } from "./gateway-api.ts";
 import { type KeepOptions, logTail, spawnOn } from "./netns-ports.ts";
 import { curlInNetns } from "./traffic.ts";
@@ -68,15 +68,6 @@ export interface Gateway {
   waitWeights(host: string, want: Readonly<Record<string, number>>, timeoutMs?: number): Promise<void>;
   /** Stops Envoy and Contour (SIGTERM, then SIGKILL), deletes the Gateway object, frees the address. */
   stop(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
