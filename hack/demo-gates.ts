@@ -98,8 +98,8 @@ async function main(): Promise<void> {
     const v1 = await watchUntil(d, "v1 Stable", (s) => s.phase === "Stable" && s.activeColor === "blue");
     d.revisionNames.set(v1.activeRevision ?? "", "v1");
 
-    const users = loadOn(d, NAME, USERS_RPS);
-    const preview = loadOn(d, `${NAME}-preview`, PREVIEW_RPS);
+    const users = await loadOn(d, NAME, USERS_RPS);
+    const preview = await loadOn(d, `${NAME}-preview`, PREVIEW_RPS);
     step(
       `Traffic from inside the cluster's network: users ${USERS_RPS}/s to the active Service (http://${users.ip}/), ${PREVIEW_RPS}/s to the preview Service (http://${preview.ip}/)`,
     );

@@ -228,9 +228,27 @@ export async function watchUntil(
   }
 }
 
-/** A steady load on a Service's ClusterIP from inside the cluster's network namespace. */
-export function loadOn(d: Demo, svc: string, rps: number): { ip: string; traffic: Traffic } {
+/**
+ * A steady load on a Service's ClusterIP from inside the cluster's network namespace, started once the
+ * Service answers (kube-proxy programs it a moment after its endpoints are ready; a request before that is
+ * refused, which says nothing about a rollout).
+ */
+export async function loadOn(d: Demo, svc: string, rps: number): Promise<{ ip: string; traffic: Traffic }> {
   const ip = kubectl(["get", "service", svc, "-n", d.ns, "-o", "jsonpath={.spec.clusterIP}"]).trim();
+  const answers = () => {
+    try {
+      const code = execFileSync(
+        paths.netnsExec,
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", `http://${ip}/`],
+        { encoding: "utf8" },
+      );
+      return code.trim() === "200";
+    } catch {
+      return false;
+    }
+  };
+  for (const deadline = Date.now() + 30_000; !answers(); await sleep(250))
+    if (Date.now() > deadline) throw new Error(`${d.ns}/${svc} (${ip}) does not answer`);
   return { ip, traffic: startTraffic(paths.netnsExec, { url: `http://${ip}/`, rps, seconds: 600 }) };
 }
 

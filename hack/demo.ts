@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     const v1 = await watchUntil(d, "v1 Stable", (s) => s.phase === "Stable" && s.activeColor === "blue");
     d.revisionNames.set(v1.activeRevision ?? "", "v1");
 
-    const users = loadOn(d, NAME, 50);
+    const users = await loadOn(d, NAME, 50);
     step(
       `Steady traffic: 50 requests/s to the active Service (http://${users.ip}/) from inside the cluster's network`,
     );
