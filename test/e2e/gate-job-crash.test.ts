@@ -35,12 +35,13 @@ const migration = {
       job: {
         spec: {
           template: {
-            // The migration's pod runs 20 s before kwok completes it: long enough to crash the operator mid-Job.
+            // The migration's pod runs 30 s before kwok completes it: time to crash and restart the operator mid-Job.
             metadata: {
               annotations: {
                 ...FAST_PODS,
-                "pod-complete.stage.kwok.x-k8s.io/delay": "20s",
-                "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "0s",
+                // kwok uses a jitter-delay below the delay instead of it: the two bound the delay.
+                "pod-complete.stage.kwok.x-k8s.io/delay": "30s",
+                "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "31s",
               },
             },
             spec: { containers: [{ name: "migrate", image: "db-migrate:v2" }] },
@@ -68,13 +69,18 @@ describe("a migration Job and an operator crash", () => {
       const j = (await jobs()).items[0];
       return j !== undefined && (j.status?.active ?? 0) > 0 ? j : undefined;
     });
-    await first.kill();
-    assert.ok(!finished(job), "the Job was still running when the operator died");
-    const stillRunning = (await jobs()).items[0];
-    assert.ok(stillRunning !== undefined && !finished(stillRunning), "and still is once it is gone");
-
+    // SIGKILL first, the test's bookkeeping of the dead process (first.kill) after the restart.
+    first.child.kill("SIGKILL");
+    await waitUntil("the operator to die", 10_000, async () => first.child.signalCode !== null);
     const second = await startOperator({ namespaces: [ns], name: "second" });
     running.push(second);
+    const atRestart = (await jobs()).items[0];
+    assert.ok(
+      atRestart !== undefined && !finished(atRestart),
+      "the Job ran on through the crash and the next operator's start",
+    );
+    await first.kill();
+
     const done = await waitStatus(
       ns,
       "db",

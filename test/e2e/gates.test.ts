@@ -77,7 +77,8 @@ const migration = (fail: boolean) => ({
 
 async function stableOnBlue(n: string, name: string, gates: unknown) {
   await applyBgd(n, name, { image: `${name}:v1`, strategy: auto, extraSpec: { gates } });
-  await waitStatus(n, name, { phase: "Stable", activeColor: "blue" });
+  // Generous: on a busy machine the operator itself may take tens of seconds to start.
+  await waitStatus(n, name, { phase: "Stable", activeColor: "blue" }, 180_000);
 }
 
 describe("gates", { concurrency: true }, () => {
@@ -164,5 +165,6 @@ describe("gates", { concurrency: true }, () => {
     );
     assert.match(m[0]?.message ?? "", /; no log available \(pod failmig-migrate-\w+-\w+: ./);
     assert.equal(m[0]?.logTail, undefined);
+    console.log(`[gates] failed migration Job: ${m[0]?.message}`);
   });
 });
