@@ -4,7 +4,7 @@
  * colors, the users' traffic by revision, its gate checks) printed whenever it changes, and the closing words.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { binDir, clusterPaths, startCluster, stopCluster } from "../test/harness/cluster.ts";
@@ -81,6 +81,8 @@ export async function startDemo(ns: string, name: string, needPrometheus = false
     "Local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok; kube-proxy and podsim in its network namespace)",
   );
   await stopCluster(dir);
+  // A fresh one: the last demo's etcd data would bring back its namespace (and `create namespace` refuses).
+  rmSync(dir, { recursive: true, force: true });
   await startCluster(dir, { log: (l) => say(l) });
   say(
     kubectl(["get", "nodes"])
