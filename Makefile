@@ -99,10 +99,13 @@ deploy: manifests ## Apply the operator's manifests (RBAC, Deployment) to $KUBEC
 demo: node_modules debian-packages binaries ## Bring up the local control plane, run the operator and do a real blue→green rollout.
 	$(NODE) hack/demo.ts
 
+demo-gates: node_modules debian-packages binaries ## Like demo, with real traffic and Prometheus: a good release promotes, a bad one (30 % errors) is stopped by an error-rate gate.
+	$(NODE) hack/demo-gates.ts
+
 soak: node_modules debian-packages binaries ## kill -9 of the operator at every phase of KILLS releases (default 20) under load.
 	BGO_KILLS_PER_PHASE=$${KILLS:-20} $(NODE) test/run-e2e.ts traffic-kill
 
 bench: node_modules debian-packages binaries ## Benchmarks: promote→switch latency (server-side and as traffic sees it), writes per no-op reconcile. SIZE=N: N BGDs at scale (convergence, restart writes, memory). Prints a table, writes JSON.
 	$(if $(SIZE),BENCH_SIZE=$(SIZE) $(NODE) bench/scale.ts,$(NODE) bench/run.ts)
 
-.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench soak
+.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-gates bench soak

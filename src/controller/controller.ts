@@ -11,6 +11,7 @@ import type { Informer, KubeObject } from "../kube/informer.ts";
 import type { KubeClient, ListWatcher } from "../kube/kube.ts";
 import { type Clock, WorkQueue, type WorkQueueHooks } from "../kube/workqueue.ts";
 import type { Writer } from "./executor.ts";
+import { readJobLogTail } from "./gates/job-log.ts";
 import { measurement } from "./gates/measure.ts";
 import { GateRunner, type Measured } from "./gates/runner.ts";
 import { Notifier, type NotifierOptions } from "./notify/notifier.ts";
@@ -28,7 +29,7 @@ import {
 } from "./slim.ts";
 
 /** What the controller calls on the API server: `KubeClient`, or an in-memory store in tests. */
-export type ControllerClient = ListWatcher & Writer & Pick<KubeClient, "get">;
+export type ControllerClient = ListWatcher & Writer & Pick<KubeClient, "get" | "getText">;
 
 export interface ControllerOptions {
   readonly client: ControllerClient;
@@ -249,8 +250,7 @@ export class BlueGreenController {
           Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
         );
       },
-      // kwok's pods have no logs, and a failed Job's reason is recorded without them.
-      jobLogTail: async () => undefined,
+      jobLogTail: (job) => readJobLogTail(client, namespace, job),
     });
     this.gates.request({ id: w.id, key, index: w.index, kind: w.work.kind, measure });
   }

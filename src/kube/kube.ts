@@ -140,6 +140,11 @@ export class KubeClient implements ListWatcher {
     return (await this.#json("GET", path, opts)) as T;
   }
 
+  /** A GET whose answer is text, not JSON (a pod's log). */
+  async getText(path: string, opts: RequestOptions = {}): Promise<string> {
+    return await this.#text("GET", path, opts);
+  }
+
   /** One page of a list. */
   async list(path: string, query: Query = {}, signal?: AbortSignal): Promise<ListPage> {
     const body = await this.#json("GET", path, signal === undefined ? { query } : { query, signal });
@@ -272,13 +277,27 @@ export class KubeClient implements ListWatcher {
     body?: unknown,
     contentType?: string,
   ): Promise<unknown> {
+    const text = await this.#text(method, path, opts, body, contentType);
+    try {
+      return text === "" ? undefined : (JSON.parse(text) as unknown);
+    } catch (err) {
+      throw new TransportError(method, path, "malformed JSON", err);
+    }
+  }
+
+  async #text(
+    method: HttpMethod,
+    path: string,
+    opts: RequestOptions,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<string> {
     const bound = AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs);
     const signal = AbortSignal.any(opts.signal === undefined ? [bound] : [bound, opts.signal]);
     try {
       const res = await this.#send(method, path, opts.query ?? {}, signal, body, contentType);
       if (res.httpStatusCode >= 300) throw await this.#failure(method, path, res);
-      const text = await res.body.text();
-      return text === "" ? undefined : (JSON.parse(text) as unknown);
+      return await res.body.text();
     } catch (err) {
       if (err instanceof ApiError || err instanceof TransportError) throw err;
       throw new TransportError(method, path, failureReason(signal, bound), err);

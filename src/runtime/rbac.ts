@@ -5,7 +5,8 @@
  * - the writes executor.ts sends (rendered in bluegreen/writes.ts): server-side apply and merge
  *   patches of Deployments and Services, a merge patch of a BGD's annotations (abort), a PUT of its
  *   status, Events;
- * - gates (controller/controller.ts): list+watch and create of Jobs, get of the Secrets http checks name;
+ * - gates (controller/controller.ts): list+watch and create of Jobs, get of the Secrets http checks name,
+ *   get of pods/log for a failed Job's log tail (controller/gates/job-log.ts);
  * - notifications (controller/notify/notifier.ts): list+watch of the ConfigMap bluegreen-notifications (by
  *   name), get of the Secrets its receivers name, Events of failed deliveries;
  * - leader election (leader.ts): get, create, update of one Lease in the operator's namespace (one
@@ -42,6 +43,8 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   // an http check names for its headers — get only: a Secret is read by the name the BGD gives, never listed.
   { apiGroups: ["batch"], resources: ["jobs"], verbs: ["list", "watch", "create"] },
   { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
+  // The log tail of a failed Job's pod (read once per failed Job; RBAC cannot narrow it to our Jobs' pods).
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
   // Notifications: receivers from the one ConfigMap of that name, listed and watched with its name as field
   // selector (the API server authorizes that against resourceNames); their Secrets by name, as above.
   {

@@ -27,6 +27,8 @@ export function namespacesWithOperator<K extends string>(
     readonly deleteBgdsFirst?: boolean;
     /** Where the operator runs (see startOperator); default inside the cluster's network namespace. */
     readonly network?: "cluster" | "host";
+    /** More operator flags (see startOperator). */
+    readonly args?: readonly string[];
   } = {},
 ): NamespacesWithOperator<K> {
   const ns = {} as Record<K, string>;
@@ -41,6 +43,7 @@ export function namespacesWithOperator<K extends string>(
       namespaces: (opts.watched ?? names).map((n) => ns[n]),
       ...(opts.name !== undefined ? { name: opts.name } : {}),
       ...(opts.network !== undefined ? { network: opts.network } : {}),
+      ...(opts.args !== undefined ? { args: opts.args } : {}),
     });
   });
   after(async () => {

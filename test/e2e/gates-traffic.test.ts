@@ -14,7 +14,8 @@ import type { RequestRecord, Traffic } from "../harness/traffic.ts";
 import type { LocalServer } from "../unit/support/servers.ts";
 import { applyBgd, type BgdOptions } from "./bgd.ts";
 import { namespacesWithOperator } from "./fixture.ts";
-import { env, kubectlJson } from "./lib.ts";
+import { type GateRecord, gateRecord, held, measured } from "./gates-lib.ts";
+import { env } from "./lib.ts";
 import { podDiscoveryServer, podScrapeConfig } from "./pod-discovery.ts";
 import {
   assertNoFailures,
@@ -113,23 +114,6 @@ const strategy = {
  */
 const drainingStrategy = { ...strategy, abortScaleDownDelaySeconds: 10 };
 
-interface GateRecord {
-  name: string;
-  phase: string;
-  revision: string;
-  message?: string;
-  startedAt: string;
-  measurements: { phase: string; value?: string; finishedAt: string }[];
-}
-/** How long the check held the rollout: from its start to its last measurement's end (a figure, not judged). */
-const held = (r: GateRecord) =>
-  `${r.name} (${r.measurements.length} measurements) held the rollout ${Date.parse(r.measurements.at(-1)?.finishedAt ?? r.startedAt) - Date.parse(r.startedAt)} ms`;
-async function gateRecord(n: string, check: string): Promise<GateRecord> {
-  const bgd = await kubectlJson<{ status: { gates?: GateRecord[] } }>(["get", "bgd", "app", "-n", n]);
-  const r = bgd.status.gates?.find((g) => g.name === check);
-  assert.ok(r !== undefined, `no status.gates record for ${check}: ${JSON.stringify(bgd.status.gates)}`);
-  return r;
-}
 /** What Prometheus holds for the namespace's pods (for a failure's message). */
 async function scraped(n: string): Promise<string> {
   const q = `podsim_http_requests_total{namespace="${n}"}`;
@@ -246,10 +230,7 @@ describe("gates under real traffic", { concurrency: true }, () => {
     const bad = await gateRecord(n, "smoke");
     const rev2 = bad.revision;
     assert.equal(bad.phase, "Failed", bad.message);
-    assert.deepEqual(
-      bad.measurements.map((m) => [m.phase, m.value]),
-      [["Failed", "status 500"]],
-    );
+    assert.deepEqual(measured(bad), [["Failed", "status 500"]]);
     assert.equal(w.selector("app"), "blue");
 
     await release(n, "app:v3", gates);
@@ -262,14 +243,11 @@ describe("gates under real traffic", { concurrency: true }, () => {
     const good = await gateRecord(n, "smoke");
     assert.equal(good.revision, rev3);
     assert.equal(good.phase, "Successful", good.message);
-    assert.deepEqual(
-      good.measurements.map((m) => [m.phase, m.value]),
-      [
-        ["Successful", '$.color = "green"'],
-        ["Successful", '$.color = "green"'],
-        ["Successful", '$.color = "green"'],
-      ],
-    );
+    assert.deepEqual(measured(good), [
+      ["Successful", '$.color = "green"'],
+      ["Successful", '$.color = "green"'],
+      ["Successful", '$.color = "green"'],
+    ]);
     console.log(`[gates-traffic] healthy preview: ${held(good)}; bad preview: ${held(bad)}`);
     await waitServedBy(users, rev3, 20);
 

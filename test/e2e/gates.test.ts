@@ -1,7 +1,8 @@
 /**
  * Gates on the real control plane with the operator running: a prePromotion error-rate gate read from a
  * real Prometheus aborts a bad revision with traffic never moved and promotes a good one; a preRollout
- * migration Job (kwok completes or fails its pod) lets the rollout proceed, or aborts it before any new pod.
+ * migration Job (kwok completes or fails its pod) lets the rollout proceed, or aborts it before any new pod,
+ * its failure recorded with "no log available" (kwok's pods have none).
  * Prometheus scrapes a local /metrics server that reports each BGD's error ratio (pods that answer with
  * their own metrics are the real-traffic setup's; the gate reads Prometheus either way).
  */
@@ -11,6 +12,7 @@ import { type Prometheus, startPrometheus } from "../harness/prometheus.ts";
 import { type LocalServer, serve } from "../unit/support/servers.ts";
 import { applyBgd, getStatus, serviceSelector, waitStatus } from "./bgd.ts";
 import { namespacesWithOperator } from "./fixture.ts";
+import { gateRecord } from "./gates-lib.ts";
 import { FAST_PODS, kubectl, kubectlJson } from "./lib.ts";
 
 // This file's Prometheus and its /metrics server listen on the host's loopback, so its operator runs on
@@ -75,7 +77,8 @@ const migration = (fail: boolean) => ({
 
 async function stableOnBlue(n: string, name: string, gates: unknown) {
   await applyBgd(n, name, { image: `${name}:v1`, strategy: auto, extraSpec: { gates } });
-  await waitStatus(n, name, { phase: "Stable", activeColor: "blue" });
+  // Generous: on a busy machine the operator itself may take tens of seconds to start.
+  await waitStatus(n, name, { phase: "Stable", activeColor: "blue" }, 180_000);
 }
 
 describe("gates", { concurrency: true }, () => {
@@ -154,5 +157,14 @@ describe("gates", { concurrency: true }, () => {
     ]);
     assert.equal(green.trim(), "", "the green Deployment was never written");
     assert.equal((await getStatus(n, "failmig")).activeImage, "failmig:v1");
+    // kwok runs no container, so its pods have no log: the verdict says so instead of failing to read one.
+    const m = (await gateRecord(n, "migrate", "failmig")).measurements;
+    assert.deepEqual(
+      m.map((x) => [x.phase, x.value]),
+      [["Failed", "BackoffLimitExceeded"]],
+    );
+    assert.match(m[0]?.message ?? "", /; no log available \(pod failmig-migrate-\w+-\w+: ./);
+    assert.equal(m[0]?.logTail, undefined);
+    console.log(`[gates] failed migration Job: ${m[0]?.message}`);
   });
 });

@@ -152,6 +152,9 @@ describe("RBAC", () => {
       // by name; never listed or watched, so no Secret is ever cached).
       [`create jobs.batch -n ${watchedNs}`, true],
       [`get secrets -n ${watchedNs}`, true],
+      // A failed Job's log tail: logs only, and only where it works.
+      [`get pods --subresource=log -n ${watchedNs}`, true],
+      [`get pods --subresource=log -n ${otherNs}`, false],
       // What it does not need:
       [`list secrets -n ${watchedNs}`, false],
       [`watch secrets -n ${watchedNs}`, false],

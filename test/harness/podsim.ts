@@ -11,6 +11,9 @@
  *   test.bluegreen.io/error-rate: "0.3"  → 30 % of requests answer 500
  *   test.bluegreen.io/latency: "200ms"   → every answer waits that long first
  *   test.bluegreen.io/refuse: "true"     → no listener: connections are refused
+ *   test.bluegreen.io/statuses: "500-200" → the pod's answers take these codes in turn, cycling (a
+ *                                          flapping smoke test, deterministic where error-rate is random;
+ *                                          dashes, so a label can carry it)
  * A terminating pod (deletionTimestamp set) keeps serving until the pod object is gone; then its
  * listeners close and its open connections are reset, as a container killed after its grace period.
  *
@@ -33,6 +36,8 @@ export interface PodBehaviour {
   readonly errorRate: number;
   readonly latencyMs: number;
   readonly refuse: boolean;
+  /** Codes the pod's answers take in turn (empty: errorRate decides). */
+  readonly statuses: readonly number[];
 }
 
 interface SimPod {
@@ -65,6 +70,10 @@ export function behaviourOf(
     errorRate: Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 0,
     latencyMs: parseDurationMs(get("latency")),
     refuse: get("refuse") === "true",
+    statuses: (get("statuses") ?? "")
+      .split(/[-,]/)
+      .map((c) => Number(c.trim()))
+      .filter((c) => Number.isInteger(c) && c >= 100 && c <= 599),
   };
 }
 
@@ -142,6 +151,8 @@ class PodSim {
   /** The pod that owns each IP now (kwok may hand a freed IP to a new pod before the old one is gone). */
   private readonly byIp = new Map<string, SimPod>();
   private readonly listeners = new Map<string, Listener>();
+  /** Answers given per pod uid (not /healthz or /metrics): the position in its `statuses`. */
+  private readonly answered = new Map<string, number>();
   readonly counters = new Counters();
 
   /** Reconciles listeners with the pods now known: one per ip:port of a pod that does not refuse. */
@@ -159,6 +170,7 @@ class PodSim {
     if (owner?.uid === uid) {
       this.byIp.delete(ip);
       this.counters.forget(owner);
+      this.answered.delete(uid);
     }
     this.sync();
   }
@@ -209,8 +221,16 @@ class PodSim {
       return;
     }
     const reply = () => {
-      const failed = Math.random() < pod.behaviour.errorRate;
-      const code = failed ? 500 : 200;
+      const { statuses } = pod.behaviour;
+      const nth = this.answered.get(pod.uid) ?? 0;
+      this.answered.set(pod.uid, nth + 1);
+      const code =
+        statuses.length > 0
+          ? (statuses[nth % statuses.length] ?? 200)
+          : Math.random() < pod.behaviour.errorRate
+            ? 500
+            : 200;
+      const failed = code >= 400;
       this.counters.count(pod, code);
       const body = {
         pod: pod.name,
@@ -219,7 +239,9 @@ class PodSim {
         revision: pod.revision,
         image: pod.image,
         ip: pod.ip,
-        ...(failed ? { error: "injected by test.bluegreen.io/error-rate" } : {}),
+        ...(failed
+          ? { error: `injected by test.bluegreen.io/${statuses.length > 0 ? "statuses" : "error-rate"}` }
+          : {}),
       };
       res.writeHead(code, { "content-type": "application/json" }).end(`${JSON.stringify(body)}\n`);
     };

@@ -119,7 +119,7 @@ describe("a Job's outcome", () => {
         reason: "BackoffLimitExceeded",
         message: "Job has reached the specified backoff limit",
       }),
-      `${"x".repeat(5000)}\nERROR: relation "orders" already exists\n`,
+      { tail: `${"x".repeat(5000)}\nERROR: relation "orders" already exists\n` },
     );
     assert.equal(o?.phase, "Failed");
     assert.equal(o?.value, "BackoffLimitExceeded");
@@ -134,7 +134,7 @@ describe("a Job's outcome", () => {
       },
     );
     assert.equal(r.phase, "Failed");
-    assert.equal(r.measurements[0]?.logTail?.length, 1024);
-    assert.match(r.measurements[0]?.logTail ?? "", /relation "orders" already exists\n$/);
+    // The 5000-character line does not fit: what is kept starts at the next line.
+    assert.equal(r.measurements[0]?.logTail, 'ERROR: relation "orders" already exists\n');
   });
 });

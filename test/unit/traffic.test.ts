@@ -70,6 +70,7 @@ describe("podsim", () => {
       errorRate: 0.3,
       latencyMs: 0,
       refuse: false,
+      statuses: [],
     });
     assert.deepEqual(
       behaviourOf(
@@ -80,8 +81,13 @@ describe("podsim", () => {
           "test.bluegreen.io/refuse": "true",
         },
       ),
-      { errorRate: 1, latencyMs: 1500, refuse: true },
+      { errorRate: 1, latencyMs: 1500, refuse: true, statuses: [] },
     );
+    assert.deepEqual(
+      behaviourOf({ "test.bluegreen.io/statuses": "500-200-503" }, {}).statuses,
+      [500, 200, 503],
+    );
+    assert.deepEqual(behaviourOf({}, { "test.bluegreen.io/statuses": "500,x,200,99" }).statuses, [500, 200]);
     assert.equal(behaviourOf({ "test.bluegreen.io/error-rate": "lots" }, {}).errorRate, 0);
   });
 
@@ -119,7 +125,7 @@ describe("podsim", () => {
       color: "blue",
       revision: "abc",
       image: "app:v1",
-      behaviour: { errorRate: 0, latencyMs: 0, refuse: false },
+      behaviour: { errorRate: 0, latencyMs: 0, refuse: false, statuses: [] },
     });
     assert.equal(simPod({ metadata: { name: "p" }, spec: {}, status: {} }), undefined, "no IP yet");
     assert.equal(

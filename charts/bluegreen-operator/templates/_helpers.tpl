@@ -66,6 +66,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+# Gates: the log tail of a failed Job's pod (read once per failed Job; RBAC cannot narrow it to our Jobs' pods).
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
 # Notifications: the receivers, from the one ConfigMap of that name (list and watch by field selector).
 - apiGroups: [""]
   resources: [configmaps]

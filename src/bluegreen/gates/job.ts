@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { GatePoint } from "../../api/gate-rules.ts";
+import { MAX_LOG_TAIL } from "../../api/gate-status.ts";
 import type { JobCheck } from "../../api/gates.ts";
 import type { Outcome } from "./measurement.ts";
 
@@ -111,20 +112,66 @@ const condition = (job: Obj, type: string): Obj | undefined => {
   return conditions.find((c): c is Obj => isObj(c) && c.type === type && c.status === "True");
 };
 
+/** What the executor could read of a failed Job's log: its text, or why there is none. */
+export type JobLog = { readonly tail: string } | { readonly unavailable: string };
+
+/** How many lines the executor asks the API for (the record keeps at most MAX_LOG_TAIL characters of them). */
+export const LOG_TAIL_LINES = 40;
+
+/**
+ * A pod log as status keeps it: colour codes and carriage returns out, at most `max` characters from its end,
+ * cut at a line start when one falls inside the kept part (a half line reads as a different error).
+ */
+export function logTailOf(log: string, max = MAX_LOG_TAIL): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences are what is removed.
+  const clean = log.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/\r\n?/g, "\n");
+  if (clean.length <= max) return clean;
+  const kept = clean.slice(-max);
+  if (clean[clean.length - max - 1] === "\n") return kept;
+  const lineStart = kept.indexOf("\n");
+  return lineStart >= 0 && lineStart < kept.length - 1 ? kept.slice(lineStart + 1) : kept;
+}
+
+/** The name of the Job's last failed pod (the one whose log explains the verdict), if one is left. */
+export function lastFailedPod(pods: readonly unknown[]): string | undefined {
+  const failed = pods.filter(isObj).filter((p) => isObj(p.status) && p.status.phase === "Failed");
+  const started = (p: Obj) => {
+    const meta = isObj(p.metadata) ? p.metadata : {};
+    return typeof meta.creationTimestamp === "string" ? meta.creationTimestamp : "";
+  };
+  const last = failed.sort((a, b) => started(a).localeCompare(started(b))).at(-1);
+  const name = isObj(last?.metadata) ? last.metadata.name : undefined;
+  return typeof name === "string" ? name : undefined;
+}
+
 /**
  * The Job's outcome once it finished (Complete or Failed; FailureTarget and SuccessCriteriaMet precede them
- * while pods still terminate), undefined while it runs. The log tail is the failed pod's, when the executor fetched it.
+ * while pods still terminate), undefined while it runs. A failure carries the failed pod's log tail when the
+ * executor could read it, and says plainly that there is none, and why, when it could not (a node that serves
+ * no logs, a pod already gone): the verdict is the Job's either way.
  */
-export function jobOutcome(job: unknown, logTail?: string): Outcome | undefined {
+export function jobOutcome(job: unknown, log?: JobLog): Outcome | undefined {
   if (!isObj(job)) return undefined;
   if (condition(job, "Complete") !== undefined) return { phase: "Successful", value: "Complete" };
   const failed = condition(job, "Failed");
   if (failed === undefined) return undefined;
   const reason = typeof failed.reason === "string" ? failed.reason : "Failed";
+  const tail = log !== undefined && "tail" in log ? logTailOf(log.tail) : undefined;
+  const noLog =
+    log === undefined
+      ? undefined
+      : "unavailable" in log
+        ? `no log available (${log.unavailable})`
+        : tail === ""
+          ? "the pod's log is empty"
+          : undefined;
+  const message = [typeof failed.message === "string" ? failed.message : undefined, noLog]
+    .filter((m) => m !== undefined)
+    .join("; ");
   return {
     phase: "Failed",
     value: reason,
-    ...(typeof failed.message === "string" ? { message: failed.message } : {}),
-    ...(logTail !== undefined && logTail !== "" ? { logTail } : {}),
+    ...(message !== "" ? { message } : {}),
+    ...(tail !== undefined && tail !== "" ? { logTail: tail } : {}),
   };
 }

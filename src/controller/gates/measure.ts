@@ -4,7 +4,7 @@
  * client and the controller decides how those reads are made.
  */
 
-import { jobOutcome } from "../../bluegreen/gates/job.ts";
+import { type JobLog, jobOutcome } from "../../bluegreen/gates/job.ts";
 import type { Outcome } from "../../bluegreen/gates/measurement.ts";
 import type { MeasureWork } from "../../bluegreen/gates/work.ts";
 import { measureHttp } from "./http-check.ts";
@@ -13,8 +13,8 @@ import { measurePrometheus } from "./prometheus-check.ts";
 export interface MeasureDeps {
   /** The data of a Secret in the BGD's namespace, decoded; undefined when it does not exist. */
   readonly readSecret: (name: string) => Promise<Readonly<Record<string, string>> | undefined>;
-  /** The last lines of the log of the Job's last failed pod, if there is one. */
-  readonly jobLogTail: (jobName: string) => Promise<string | undefined>;
+  /** The last lines of the log of the Job's last failed pod, or why they cannot be read. */
+  readonly jobLogTail: (jobName: string) => Promise<JobLog>;
 }
 
 export function measurement(work: MeasureWork, deps: MeasureDeps): (signal: AbortSignal) => Promise<Outcome> {
@@ -38,8 +38,10 @@ export function measurement(work: MeasureWork, deps: MeasureDeps): (signal: Abor
         if (done === undefined) return { phase: "Error", message: `Job ${work.jobName} has not finished` };
         if (done.phase === "Successful") return done;
         // A log we cannot read does not change the verdict, only its explanation.
-        const tail = await deps.jobLogTail(work.jobName).catch(() => undefined);
-        return jobOutcome(work.job, tail) ?? done;
+        const log = await deps
+          .jobLogTail(work.jobName)
+          .catch((e: unknown): JobLog => ({ unavailable: e instanceof Error ? e.message : String(e) }));
+        return jobOutcome(work.job, log) ?? done;
       };
   }
 }

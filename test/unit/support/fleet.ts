@@ -230,6 +230,10 @@ export class FleetApi extends MemoryApi {
         if (obj === undefined) throw new ApiError("GET", path, 404, { reason: "NotFound", message: path });
         return clone(obj) as unknown as T;
       },
+      // Like kwok's nodes, the in-memory store serves no pod logs.
+      getText: async (path: string): Promise<string> => {
+        throw new ApiError("GET", path, 404, { reason: "NotFound", message: "no logs here" });
+      },
       list: async (path: string, query: Query): Promise<ListPage> => {
         const { kind } = collectionOf(path);
         const items: Obj[] = [];
