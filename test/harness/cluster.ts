@@ -402,7 +402,9 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
   });
   // The Gateway API (and Contour's) CRDs and a GatewayClass, so any test or the demo can route through
   // a gateway (gateway.ts starts one); their files are checked before anything starts.
+  const crdsAt = Date.now();
   installGatewayApi(join(bin, "kubectl"), paths.kubeconfig);
+  log(`Gateway API and Contour CRDs installed in ${((Date.now() - crdsAt) / 1000).toFixed(1)} s`);
   // Pods are refused until the namespace's default ServiceAccount exists.
   await waitFor("the default ServiceAccount", 60_000, () => {
     kubectl(paths, bin, ["get", "serviceaccount", "default", "-n", "default"]);
