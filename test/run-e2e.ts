@@ -1,5 +1,6 @@
 /**
- * The e2e runner: one local control plane per run (in a temp dir), the CRD installed, then every
+ * The e2e runner: one local control plane per run (in a temp dir; startCluster gives it the Gateway API
+ * and Contour CRDs, so any test can route through a gateway of its own), the CRD installed, then every
  * test/e2e/*.test.ts file in parallel (each file works in namespaces of its own), then the
  * test/e2e/serial/*.test.ts files one at a time (they disrupt the shared control plane, e.g. restart
  * kube-apiserver), then teardown — also when tests fail or the run is interrupted. Filter arguments

@@ -307,6 +307,11 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
     () => kubectl(paths, bin, ["get", "--raw", "/readyz"]).trim() === "ok",
   );
   log(`kube-apiserver ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // Meanwhile the rest starts; awaited (and its failure thrown) before the cluster is handed over.
+  const gatewayApi = installGatewayApi(join(bin, "kubectl"), paths.kubeconfig).then(
+    () => log(`Gateway API and Contour CRDs installed after ${((Date.now() - started) / 1000).toFixed(1)} s`),
+    (e: unknown) => e,
+  );
 
   const ns = await createNetns();
   netns = { ...ns, id: readlinkSync(`/proc/${ns.pid}/ns/net`) };
@@ -401,8 +406,10 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
     return true;
   });
   // The Gateway API (and Contour's) CRDs and a GatewayClass, so any test or the demo can route through
-  // a gateway (gateway.ts starts one); their files are checked before anything starts.
-  installGatewayApi(join(bin, "kubectl"), paths.kubeconfig);
+  // a gateway (gateway.ts starts one): installing since kube-apiserver was ready, their files checked
+  // before anything started.
+  const gatewayApiError = await gatewayApi;
+  if (gatewayApiError !== undefined) throw gatewayApiError;
   // Pods are refused until the namespace's default ServiceAccount exists.
   await waitFor("the default ServiceAccount", 60_000, () => {
     kubectl(paths, bin, ["get", "serviceaccount", "default", "-n", "default"]);

@@ -8,7 +8,7 @@
  * HTTPRoute schema users have; Contour is told not to watch the experimental kinds (TLSRoute, TCPRoute,
  * BackendTLSPolicy) that channel lacks (gateway.ts).
  */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { versionsVar } from "./versions.ts";
@@ -38,19 +38,23 @@ export function gatewayCrdFiles(): string[] {
 /**
  * Installs the Gateway API and Contour CRDs (server-side apply: idempotent, and no 256 KiB
  * last-applied annotation for these large schemas) and the GatewayClass, and waits until they are
- * served. Safe to run again on a cluster that has them.
+ * served. Safe to run again on a cluster that has them. Asynchronous: 1.2 MB of schemas take the
+ * apiserver seconds (20 on a busy machine), which startCluster spends starting everything else.
  */
-export function installGatewayApi(kubectl: string, kubeconfig: string): void {
+export async function installGatewayApi(kubectl: string, kubeconfig: string): Promise<void> {
   const run = (args: string[], input?: string) =>
-    execFileSync(kubectl, ["--kubeconfig", kubeconfig, ...args], {
-      encoding: "utf8",
-      input,
-      stdio: ["pipe", "pipe", "pipe"],
+    new Promise<void>((res, rej) => {
+      const child = execFile(kubectl, ["--kubeconfig", kubeconfig, ...args], (err, _out, stderr) =>
+        err
+          ? rej(new Error(`installing the Gateway API: kubectl ${args[0]}: ${stderr || err.message}`))
+          : res(),
+      );
+      if (input !== undefined) child.stdin?.end(input);
     });
-  const files = gatewayCrdFiles();
-  run(["apply", "--server-side", "--force-conflicts", ...files.flatMap((f) => ["-f", f])]);
-  run(["wait", "--for=condition=Established", "--timeout=60s", ...files.flatMap((f) => ["-f", f])]);
-  run(["apply", "--server-side", "--force-conflicts", "-f", "-"], gatewayClassYaml());
+  const files = gatewayCrdFiles().flatMap((f) => ["-f", f]);
+  await run(["apply", "--server-side", "--force-conflicts", ...files]);
+  await run(["wait", "--for=condition=Established", "--timeout=120s", ...files]);
+  await run(["apply", "--server-side", "--force-conflicts", "-f", "-"], gatewayClassYaml());
 }
 
 /** The Gateway a test's Contour serves: one HTTP listener (port 80, so Envoy listens on 8080). */
