@@ -120,7 +120,9 @@ describe("traffic through a Gateway (Contour + Envoy)", { concurrency: true }, (
       );
       await warm.stop();
       // 400 requests: the 5σ tolerance is ±10 points at 80/20 and ±12.5 at 50/50; 0 at 0/100.
-      const t = await loadThroughGateway(gateway(), host, { rps: 100, seconds: 4 });
+      // 50/s over 8 s, each request allowed 5 s: on a busy 2-core machine a stall of the load generator or
+      // of Envoy's one worker longer than the usual 2 s is not the data plane refusing anything.
+      const t = await loadThroughGateway(gateway(), host, { rps: 50, seconds: 8, timeoutMs: 5000 });
       await t.done;
       const report = await t.stop();
       // The shares are a proof only over enough requests (the load sends every one it falls behind on).
@@ -144,7 +146,8 @@ describe("traffic through a Gateway (Contour + Envoy)", { concurrency: true }, (
     const rev1 = v1.activeRevision ?? "";
     // The route names the BGD's active Service and nothing else: the operator knows nothing of it.
     await applyRoute(n, "app", host, [{ name: "app" }]);
-    const traffic = await loadThroughGateway(gateway(), host, { rps: 30, seconds: 120 });
+    // 5 s per request, as in the weights test: Envoy runs one worker thread beside the whole cluster.
+    const traffic = await loadThroughGateway(gateway(), host, { rps: 30, seconds: 120, timeoutMs: 5000 });
     await waitServedBy(traffic, rev1, 20);
 
     await applyBgd(n, "app", { image: "app:v2", strategy });
