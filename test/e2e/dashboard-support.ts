@@ -84,10 +84,12 @@ export async function startDashboard(args: readonly string[]): Promise<Dashboard
   });
   let output = "";
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(
-      () => rej(new Error(`the dashboard printed no URL within 30 s: ${output}`)),
-      30_000,
-    );
+    // 90 s: on a loaded 2-core machine the plugin's start (type stripping, client load) can take tens of
+    // seconds. On a timeout the child is killed, or the file would wait on it until the run's own timeout.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      rej(new Error(`the dashboard printed no URL within 90 s: ${output}`));
+    }, 90_000);
     const on = (chunk: Buffer) => {
       output += String(chunk);
       const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
