@@ -105,4 +105,10 @@ soak: node_modules binaries debian-packages ## kill -9 of the operator at every 
 bench: node_modules binaries debian-packages ## Benchmarks: promote→switch latency (server-side and as traffic sees it), writes per no-op reconcile. SIZE=N: N BGDs at scale (convergence, restart writes, memory). Prints a table, writes JSON.
 	$(if $(SIZE),BENCH_SIZE=$(SIZE) $(NODE) bench/scale.ts,$(NODE) bench/run.ts)
 
-.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench soak
+argo-rollouts: ## Build the anchor of bench-compare, Argo Rollouts v1.10.2 (controller and kubectl plugin), from its Go module into its own cache (about 4 min cold).
+	bash hack/build-argo-rollouts.sh
+
+bench-compare: node_modules binaries debian-packages argo-rollouts build ## Side by side with Argo Rollouts on one fresh control plane: SIZE=N applications (default 200) to all stable, restart writes, RSS, back-to-back release latency (RELEASES=n, default 10), promote→switch. Table + JSON.
+	BENCH_SIZE=$(or $(SIZE),200) BENCH_RELEASES=$(or $(RELEASES),10) BGO_ENTRY=$${BGO_ENTRY:-dist/src/runtime/main.js} $(NODE) bench/compare.ts
+
+.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench soak argo-rollouts bench-compare
