@@ -33,8 +33,9 @@ manifests: node_modules ## Generate the CRD YAML (deploy/crd and the Helm chart'
 	$(NODE) hack/generate-manifests.ts
 	cp deploy/crd/bluegreen.io_bluegreendeployments.yaml charts/bluegreen-operator/crds/
 
-build: node_modules manifests ## Compile TypeScript to dist/ (the dashboard page to dist/ui/); the kubectl plugin at bin/kubectl-bluegreen.
+build: node_modules manifests ## Compile TypeScript to dist/ (the operator's entrypoint bundled into one file; the dashboard page to dist/ui/); the kubectl plugin at bin/kubectl-bluegreen.
 	npx tsc -p tsconfig.build.json
+	$(NODE) hack/bundle-operator.ts
 	$(NODE) hack/build-ui.ts
 	@mkdir -p bin
 	@printf '#!/usr/bin/env bash\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/$(NODE)" "$(CURDIR)/dist/src/cli/main.js" > bin/kubectl-bluegreen
