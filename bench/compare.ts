@@ -1,7 +1,8 @@
 /**
  * `make bench-compare`: bluegreen-operator side by side with Argo Rollouts v1.10.2 (the anchor, built
  * from its Go module by hack/build-argo-rollouts.sh), on one freshly started local control plane, one
- * system after the other, each alone (the other's controller stopped, its namespaces deleted). For each:
+ * system after the other (bluegreen-operator first), each alone (the other's controller stopped, its
+ * namespaces deleted). For each:
  *  - one application: idle RSS once stable; then RELEASES back-to-back releases (each new revision
  *    applied as soon as the previous one is switched, while the old color / ReplicaSet is still warm
  *    in its 30 s scale-down delay): new revision → preview ready, and promote → switch (server side:
@@ -16,7 +17,7 @@
  *   BENCH_SIZE=200 (default) BENCH_RELEASES=10 BGO_ENTRY=dist/src/runtime/main.js node bench/compare.ts
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,7 +33,7 @@ import {
   waitFor,
   waitQuiet,
 } from "./common.ts";
-import { type AppState, argoRollouts, bluegreenOperator, type System } from "./systems.ts";
+import { type AppState, anchorBin, argoRollouts, bluegreenOperator, type System } from "./systems.ts";
 
 const repo = resolve(import.meta.dirname, "..");
 const SIZE = Number(process.env.BENCH_SIZE ?? 200);
@@ -300,8 +301,14 @@ async function main(): Promise<void> {
   const paths = await startCluster(dir, { nodes, log });
   kubeconfig = paths.kubeconfig;
   k(["apply", "--server-side", "-f", join(repo, "deploy/crd/")]);
-  const argo = await measure(paths, argoRollouts(paths, k), "argo");
   const ours = await measure(paths, bluegreenOperator(paths, k, ENTRY), "bgo");
+  // Built by `make argo-rollouts` before this starts; run by hand, it may still be building.
+  const built = () =>
+    ["rollouts-controller", "kubectl-argo-rollouts", "../crds/rollout-crd.yaml"].every((f) =>
+      existsSync(join(anchorBin(), f)),
+    );
+  await waitFor("Argo Rollouts built (make argo-rollouts)", built, 1_800_000, 5000);
+  const argo = await measure(paths, argoRollouts(paths, k), "argo");
   const result = {
     date: new Date().toISOString(),
     size: SIZE,
