@@ -229,6 +229,12 @@ function table(argo: Result, ours: Result): string {
       r(argo.fleet.allStableS, ours.fleet.allStableS),
     ],
     [
+      "end of the apply (kubectl, one request per object: 3 per Rollout with its Services, 1 per BGD) → all stable",
+      `${f1(argo.fleet.allStableS - argo.fleet.appliedS)} s`,
+      `${f1(ours.fleet.allStableS - ours.fleet.appliedS)} s`,
+      r(argo.fleet.allStableS - argo.fleet.appliedS, ours.fleet.allStableS - ours.fleet.appliedS),
+    ],
+    [
       "controller CPU seconds, apply → all stable",
       f1(argo.fleet.cpuToConvergeS),
       f1(ours.fleet.cpuToConvergeS),
