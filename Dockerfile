@@ -15,8 +15,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY hack/build-ui.ts ./hack/
-RUN npx tsc -p tsconfig.build.json && node hack/build-ui.ts
+COPY hack/build-ui.ts hack/bundle-operator.ts ./hack/
+# The entrypoint bundled into one file: only what the operator reaches is loaded (hack/bundle-operator.ts).
+RUN npx tsc -p tsconfig.build.json && node hack/bundle-operator.ts && node hack/build-ui.ts
 
 # 2. Production dependencies only.
 FROM ${NODE_IMAGE} AS deps

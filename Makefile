@@ -33,8 +33,9 @@ manifests: node_modules ## Generate the CRD YAML (deploy/crd and the Helm chart'
 	$(NODE) hack/generate-manifests.ts
 	cp deploy/crd/bluegreen.io_bluegreendeployments.yaml charts/bluegreen-operator/crds/
 
-build: node_modules manifests ## Compile TypeScript to dist/ (the dashboard page to dist/ui/); the kubectl plugin at bin/kubectl-bluegreen.
+build: node_modules manifests ## Compile TypeScript to dist/ (the operator's entrypoint bundled into one file; the dashboard page to dist/ui/); the kubectl plugin at bin/kubectl-bluegreen.
 	npx tsc -p tsconfig.build.json
+	$(NODE) hack/bundle-operator.ts
 	$(NODE) hack/build-ui.ts
 	@mkdir -p bin
 	@printf '#!/usr/bin/env bash\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/$(NODE)" "$(CURDIR)/dist/src/cli/main.js" > bin/kubectl-bluegreen
@@ -108,4 +109,10 @@ soak: node_modules debian-packages binaries ## kill -9 of the operator at every 
 bench: node_modules debian-packages binaries ## Benchmarks: promote→switch latency (server-side and as traffic sees it), writes per no-op reconcile. SIZE=N: N BGDs at scale (convergence, restart writes, memory). Prints a table, writes JSON.
 	$(if $(SIZE),BENCH_SIZE=$(SIZE) $(NODE) bench/scale.ts,$(NODE) bench/run.ts)
 
-.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-gates bench soak
+argo-rollouts: ## Build the anchor of bench-compare, Argo Rollouts v1.10.2 (controller and kubectl plugin), from its Go module into its own cache (about 4 min cold).
+	bash hack/build-argo-rollouts.sh
+
+bench-compare: node_modules debian-packages binaries argo-rollouts build ## Side by side with Argo Rollouts on one fresh control plane: SIZE=N applications (default 200) to all stable, restart writes, RSS, back-to-back release latency (RELEASES=n, default 10), promote→switch. Table + JSON.
+	BENCH_SIZE=$(or $(SIZE),200) BENCH_RELEASES=$(or $(RELEASES),10) BGO_ENTRY=$${BGO_ENTRY:-dist/src/runtime/main.js} $(NODE) bench/compare.ts
+
+.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-gates bench soak argo-rollouts bench-compare

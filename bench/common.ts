@@ -4,8 +4,10 @@
  * so the benchmarks measure the process as it runs in a cluster. NODE_OPTIONS set by the caller wins
  * (to compare other settings).
  */
-import { readFileSync, rmSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseAllDocuments } from "yaml";
 import { stopCluster } from "../test/harness/cluster.ts";
 
@@ -43,5 +45,193 @@ export async function runBench(dir: string, main: () => Promise<void>): Promise<
     console.error(`bench failed: ${err instanceof Error ? err.message : String(err)} (logs in ${dir}/logs)`);
     await stopCluster(dir);
     process.exit(1);
+  }
+}
+
+/** One line of the kube-apiserver audit log (Metadata level), the fields the benchmarks read. */
+export interface AuditEvent {
+  readonly stage: string;
+  readonly verb: string;
+  readonly user: { readonly username: string };
+  readonly objectRef?: {
+    readonly namespace?: string;
+    readonly resource?: string;
+    readonly subresource?: string;
+    readonly name?: string;
+  };
+  readonly requestReceivedTimestamp: string;
+}
+
+const READS = new Set(["get", "list", "watch"]);
+
+/** A completed request of `user` that changes something (Events included). */
+export const isWriteBy = (user: string) => (e: AuditEvent) =>
+  e.stage === "ResponseComplete" && e.user.username === user && !READS.has(e.verb);
+
+/** Every completed request of `user` in the audit log, oldest first. */
+export function auditOf(auditLog: string, user: string): AuditEvent[] {
+  const quoted = `"${user}"`;
+  return readFileSync(auditLog, "utf8")
+    .split("\n")
+    .filter((l) => l.includes(quoted))
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter((e) => e.stage === "ResponseComplete" && e.user.username === user);
+}
+
+/** "verb resource[/subresource]". */
+export const verbAndResource = (e: AuditEvent): string => {
+  const r = e.objectRef;
+  return `${e.verb} ${r?.resource ?? "?"}${r?.subresource !== undefined ? `/${r.subresource}` : ""}`;
+};
+
+export function countBy<T>(xs: readonly T[], key: (x: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * Waits until `user` has made no write for `quietMs` after `since` (read from the audit log as it
+ * grows, so a large log is not re-read), bounded by `maxMs`. Returns the writes seen, by verb and
+ * resource, and when the last one was (seconds after `since`).
+ */
+export async function waitQuiet(
+  auditLog: string,
+  user: string,
+  since: number,
+  quietMs: number,
+  maxMs: number,
+) {
+  const fd = openSync(auditLog, "r");
+  const isWrite = isWriteBy(user);
+  const quoted = `"${user}"`;
+  let offset = 0;
+  let rest = "";
+  const writes: AuditEvent[] = [];
+  let last = since;
+  const started = Date.now();
+  try {
+    for (;;) {
+      const buf = Buffer.alloc(8 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        if (n === 0) break;
+        offset += n;
+        const lines = (rest + buf.subarray(0, n).toString("utf8")).split("\n");
+        rest = lines.pop() ?? "";
+        for (const l of lines) {
+          if (!l.includes(quoted)) continue;
+          const e = JSON.parse(l) as AuditEvent;
+          const at = Date.parse(e.requestReceivedTimestamp);
+          if (isWrite(e) && at >= since) {
+            writes.push(e);
+            last = Math.max(last, at);
+          }
+        }
+      }
+      const quiet = Date.now() - Math.max(last, since) >= quietMs;
+      if (quiet || Date.now() - started >= maxMs)
+        return {
+          writes: writes.length,
+          writesBy: countBy(writes, verbAndResource),
+          lastWriteS: writes.length === 0 ? 0 : (last - since) / 1000,
+          quiet,
+        };
+      await sleep(2000);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** VmRSS of a process, MiB. */
+export function rssMiB(pid: number): number {
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
+  return Number((kib / 1024).toFixed(1));
+}
+
+/** User + system CPU seconds a process has used (USER_HZ is 100 on Linux). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export const loadAverage = (): number[] => loadavg().map((l) => Number(l.toFixed(2)));
+
+export async function waitFor(
+  what: string,
+  ok: () => boolean,
+  timeoutMs: number,
+  everyMs = 2000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Median with the range, of a sample (the benchmarks repeat what varies). */
+export function spread(xs: readonly number[]): { n: number; median: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+  return { n: s.length, median, min: s[0] ?? Number.NaN, max: s.at(-1) ?? Number.NaN };
+}
+
+/** Pods appear and become Ready at once: the figures measure the control plane and the controllers. */
+export const NO_DELAY = {
+  "pod-create.stage.kwok.x-k8s.io/delay": "0s",
+  "pod-ready.stage.kwok.x-k8s.io/delay": "0s",
+} as const;
+
+/**
+ * Forces a full garbage collection in a Node.js process started with `--inspect=127.0.0.1:<port>` and
+ * reads its memory right after (DevTools protocol: HeapProfiler.collectGarbage, then
+ * process.memoryUsage() and V8's heap spaces evaluated in the process): what the heap holds live, not
+ * the garbage a scavenge has not reached yet.
+ */
+export async function heapAfterGc(port: number) {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const url = targets[0]?.webSocketDebuggerUrl;
+  if (url === undefined) throw new Error(`no inspector target on port ${port}`);
+  const ws = new WebSocket(url);
+  await new Promise((res, rej) => {
+    ws.onopen = res;
+    ws.onerror = rej;
+  });
+  type Reply = { id?: number; result?: { result?: { value?: string } } };
+  const pending = new Map<number, (r: Reply) => void>();
+  ws.onmessage = (m) => {
+    const d = JSON.parse(String(m.data)) as Reply;
+    if (d.id !== undefined) pending.get(d.id)?.(d);
+  };
+  let next = 0;
+  const call = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<Reply>((res) => {
+      next++;
+      pending.set(next, res);
+      ws.send(JSON.stringify({ id: next, method, params }));
+    });
+  try {
+    await call("HeapProfiler.collectGarbage");
+    const expression = `JSON.stringify({ m: process.memoryUsage(), s: process.getBuiltinModule("v8").getHeapSpaceStatistics() })`;
+    const r = await call("Runtime.evaluate", { expression, returnByValue: true });
+    const v = JSON.parse(r.result?.result?.value ?? "{}") as {
+      m: NodeJS.MemoryUsage;
+      s: { space_name: string; space_used_size: number }[];
+    };
+    const mib = (b: number) => Number((b / 2 ** 20).toFixed(1));
+    return {
+      heapUsedMiB: mib(v.m.heapUsed),
+      externalMiB: mib(v.m.external),
+      arrayBuffersMiB: mib(v.m.arrayBuffers),
+      rssMiB: mib(v.m.rss),
+      spacesMiB: Object.fromEntries(v.s.map((x) => [x.space_name, mib(x.space_used_size)])),
+    };
+  } finally {
+    ws.close();
   }
 }

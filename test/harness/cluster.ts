@@ -97,6 +97,18 @@ function openssl(cwd: string, ...args: string[]): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** A client (or serving) certificate `name`.crt/.key in `pki`, signed by the cluster's CA. */
+function signCertificate(pki: string, name: string, subj: string, ext: string): void {
+  openssl(pki, "genrsa", "-out", `${name}.key`, "2048");
+  openssl(pki, "req", "-new", "-key", `${name}.key`, "-subj", subj, "-out", `${name}.csr`);
+  writeFileSync(join(pki, `${name}.ext`), ext);
+  openssl(
+    pki,
+    ...["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"],
+    ...["-days", "3650", "-out", `${name}.crt`, "-extfile", `${name}.ext`],
+  );
+}
+
 /** A CA, the apiserver's serving cert, client certs and the service-account key pair. */
 function makeCertificates(pki: string): void {
   mkdirSync(pki, { recursive: true });
@@ -115,36 +127,34 @@ function makeCertificates(pki: string): void {
     "-out",
     "ca.crt",
   );
-  const sign = (name: string, subj: string, ext?: string) => {
-    openssl(pki, "genrsa", "-out", `${name}.key`, "2048");
-    openssl(pki, "req", "-new", "-key", `${name}.key`, "-subj", subj, "-out", `${name}.csr`);
-    const args = [
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-    ];
-    args.push("-days", "3650", "-out", `${name}.crt`);
-    if (ext !== undefined) {
-      writeFileSync(join(pki, `${name}.ext`), ext);
-      args.push("-extfile", `${name}.ext`);
-    }
-    openssl(pki, ...args);
-  };
-  sign(
+  signCertificate(
+    pki,
     "apiserver",
     "/CN=kube-apiserver",
     "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
   );
-  sign("admin", "/O=system:masters/CN=admin", "extendedKeyUsage=clientAuth\n");
-  sign("operator", "/O=system:masters/CN=bluegreen-operator", "extendedKeyUsage=clientAuth\n");
+  signCertificate(pki, "admin", "/O=system:masters/CN=admin", CLIENT_AUTH);
+  signCertificate(pki, "operator", "/O=system:masters/CN=bluegreen-operator", CLIENT_AUTH);
   openssl(pki, "genrsa", "-out", "sa.key", "2048");
   openssl(pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
+}
+
+const CLIENT_AUTH = "extendedKeyUsage=clientAuth\n";
+
+/**
+ * A kubeconfig `<dir>/<user>.kubeconfig` for a new client identity `user` (system:masters), so the
+ * audit log tells its requests apart: the benchmarks run another controller beside the operator.
+ */
+export function clientKubeconfig(dir: string, user: string): string {
+  const pki = join(dir, "pki");
+  const state = readState(dir);
+  if (state === undefined) throw new Error(`no cluster in ${dir}`);
+  signCertificate(pki, user, `/O=system:masters/CN=${user}`, CLIENT_AUTH);
+  const file = join(dir, `${user}.kubeconfig`);
+  writeFileSync(file, kubeconfigYaml(`https://127.0.0.1:${state.ports.apiserver}`, pki, user), {
+    mode: 0o600,
+  });
+  return file;
 }
 
 function kubeconfigYaml(server: string, pki: string, user: string): string {
@@ -164,15 +174,26 @@ current-context: bluegreen-local
 `;
 }
 
+/**
+ * The identities the benchmarks run controllers as (the operator's certificate, and the one
+ * clientKubeconfig makes for Argo Rollouts in `make bench-compare`): their Events are logged, as
+ * writes they are.
+ */
+export const BENCHED_CONTROLLERS = ["bluegreen-operator", "argo-rollouts"] as const;
+
 // Metadata level is enough to count requests per user, verb and resource; events and the
 // control plane's own lease renewals are left out to keep the log small, except the Events of
-// ServiceAccounts (the e2e operators run as one): a refused Event is a permission their RBAC lacks.
+// ServiceAccounts (the e2e operators run as one): a refused Event is a permission their RBAC lacks,
+// and those of the controllers the benchmarks measure.
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
 - level: Metadata
   userGroups: [system:serviceaccounts]
+  resources: [{group: "", resources: [events]}, {group: "events.k8s.io", resources: [events]}]
+- level: Metadata
+  users: [${BENCHED_CONTROLLERS.join(", ")}]
   resources: [{group: "", resources: [events]}, {group: "events.k8s.io", resources: [events]}]
 - level: None
   resources: [{group: "", resources: [events]}, {group: "events.k8s.io", resources: [events]}]
