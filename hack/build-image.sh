@@ -120,7 +120,7 @@ APP="$WORK/app"
 mkdir -p "$APP"
 "$NODE" "$REPO/node_modules/typescript/bin/tsc" -p "$REPO/tsconfig.build.json" --outDir "$APP/dist"
 # The entrypoint bundled into one file, as the Dockerfile does (hack/bundle-operator.ts says why).
-"$NODE" "$REPO/hack/bundle-operator.ts" "$APP/dist"
+"$NODE" "$REPO/hack/bundle-operator.ts" "$APP/dist" >&2   # stdout carries only the archive path
 cp -a "$DEPS/node_modules" "$APP/node_modules"
 cp "$REPO/package.json" "$APP/"
 # Files as the Dockerfile's COPY leaves them: owned by root, readable (not writable) by the nonroot user.
