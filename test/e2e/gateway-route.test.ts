@@ -53,7 +53,7 @@ async function refused(spec: Record<string, unknown>): Promise<string> {
 
 describe("admission", () => {
   it("refuses canary steps without a route", async () => {
-    assert.match(await refused({ strategy: STEPS }), new RegExp(escape(T.CANARY_NEEDS_ROUTE.message)));
+    assert.match(await refused({ strategy: STEPS }), new RegExp(literal(T.CANARY_NEEDS_ROUTE.message)));
   });
   it("refuses a weight outside 0-100", async () => {
     const out = await refused({ ...ROUTE, strategy: { canary: { steps: [{ setWeight: 101 }] } } });
@@ -65,12 +65,12 @@ describe("admission", () => {
   it("refuses a step with two kinds, and one with none", async () => {
     for (const step of [{ setWeight: 10, pause: {} }, {}]) {
       const out = await refused({ ...ROUTE, strategy: { canary: { steps: [step] } } });
-      assert.match(out, new RegExp(escape(T.STEP_HAS_ONE_KIND.message)));
+      assert.match(out, new RegExp(literal(T.STEP_HAS_ONE_KIND.message)));
     }
   });
   it("refuses a route in another namespace, whatever the client's field validation", async () => {
     const out = await refused({ trafficRouting: { httpRoute: { name: "shop", namespace: "edge" } } });
-    assert.match(out, new RegExp(escape(T.ROUTE_IN_OWN_NAMESPACE.message)));
+    assert.match(out, new RegExp(literal(T.ROUTE_IN_OWN_NAMESPACE.message)));
   });
 });
 
@@ -209,6 +209,6 @@ describe("a canary through the user's HTTPRoute", () => {
   });
 });
 
-function escape(s: string): string {
+function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -343,7 +343,7 @@ describe("after a canary's switch", () => {
       name: "a switch back moves the weights to the active Service first, then its selector",
       given: afterSwitch({ green: { image: V2, ready: 1 } }),
       now: T0 + 600 * SECOND,
-      writes: ["SetRouteWeights preview 0", "ApplyService active blue", "MarkAborted " + R2],
+      writes: ["SetRouteWeights preview 0", "ApplyService active blue", `MarkAborted ${R2}`],
       phase: "Aborted",
     },
   ]);
@@ -399,4 +399,3 @@ describe("the route write", () => {
   });
 });
 
-void V2;
