@@ -398,4 +398,3 @@ describe("the route write", () => {
     );
   });
 });
-
