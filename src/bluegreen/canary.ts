@@ -59,9 +59,21 @@ export function planCanary(
     step.phase = phase;
     step.message = message;
   };
+  // A route write only ever follows a status that names its step: a reconcile that moved the step on records
+  // that first (and looks again at once), so an operator killed between the route write and the status write
+  // finds the route at the weight its status names, and resumes the step instead of undoing it.
+  let advanced = false;
+  const recordFirst = (what: string) => {
+    hold("Progressing", what);
+    step.requeueAt.push(now);
+  };
   while (c.step < n) {
     const st = steps[c.step];
     if (st?.setWeight !== undefined) {
+      if (share !== st.setWeight && advanced) {
+        recordFirst(`${capital(label(c.step))}: ${st.setWeight}% of requests to ${idle} next`);
+        return;
+      }
       if (share !== st.setWeight) {
         step.actions.push({ type: "SetRouteWeights", preview: st.setWeight, reason: label(c.step) });
         step.actions.push({
@@ -75,6 +87,7 @@ export function planCanary(
         return;
       }
       c = { step: c.step + 1, weight: st.setWeight, stepStartedAt: iso(now) };
+      advanced = true;
       continue;
     }
     const since = parseTime(c.stepStartedAt);
@@ -96,6 +109,7 @@ export function planCanary(
       return;
     }
     c = { step: c.step + 1, weight: c.weight, stepStartedAt: iso(now) };
+    advanced = true;
   }
   rollout.canary = c;
   // Every step is done; the gates that run through the canary decide, then the approval.
@@ -116,6 +130,10 @@ export function planCanary(
     } else {
       step.message = `Canary steps done at ${c.weight}% on ${idle} (revision ${rev}); approve the switch with: kubectl bluegreen promote ${o.name} -n ${o.namespace} (or annotate ${ANNOTATION_PROMOTE}=${rev})`;
     }
+    return;
+  }
+  if (advanced && share !== 100) {
+    recordFirst(`Canary steps done at ${c.weight}% on ${idle}; switching`);
     return;
   }
   if (rollout.promotedAt === undefined) rollout.promotedAt = iso(now);

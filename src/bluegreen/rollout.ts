@@ -31,10 +31,13 @@ export function planRollout(
   const inHistory = step.history.some((h) => h.revision === rev);
   // A revision that served before is known good: a rollback to it skips the canary steps, as it skips the approval.
   const canary = canarySteps(o).length > 0 && !inHistory;
-  // Traffic reaches the new color through the route only during this revision's canary steps: a new revision
-  // pushed mid-canary (its pods are about to be replaced), or any other state, sends it all back to the live one.
-  if (!(canary && step.rollout?.revision === rev && step.rollout.canary !== undefined))
-    routeAllToActive(o, step, `no canary step of revision ${rev} in progress`);
+  // Traffic reaches the new color through the route only during this revision's canary steps, which begin
+  // once the preview Service selects the new color running the desired revision: before that (the preview
+  // about to be pointed at it), and for a new revision pushed mid-canary (its pods about to be replaced), the
+  // route goes back to the live color first. Judged from the cluster alone, so a crash between a weight
+  // write and its status write resumes the step instead of starting over.
+  const canaryMayRun = canary && runsDesired(o, o.colors[idle]) && o.previewService?.selectorColor === idle;
+  if (!canaryMayRun) routeAllToActive(o, step, `no canary step of revision ${rev} in progress`);
 
   // Fast rollback: the revision was promoted before and still runs warm — switch back now, with
   // no pause and no re-run of anything (Argo Rollouts #780).

@@ -173,11 +173,21 @@ describe("canary steps", () => {
       phase: "AwaitingPromotion",
     },
     {
-      name: "promote-step of this pause moves on to the next weight in one route write",
+      name: "promote-step of this pause moves on: the next step is recorded first (and looked at again at once)",
       given: atStep(1, 10, { annotations: { promoteStep: `${R2}:1` } }),
+      writes: [],
+      phase: "Progressing",
+      expect: (p, status) => {
+        assert.equal(status.rollout?.canary?.step, 2);
+        assert.equal(p.requeueAfterMs, 10);
+      },
+    },
+    {
+      name: "then its weight is one route write",
+      given: atStep(2, 10, { annotations: { promoteStep: `${R2}:1` } }),
       writes: ["SetRouteWeights preview 50"],
       phase: "Progressing",
-      expect: (_p, status) => assert.equal(status.rollout?.canary?.step, 2),
+      expect: (p) => hasEvent(p, "Normal CanaryWeight"),
     },
     {
       name: "a timed pause holds the weight until its time, then the steps are done",
