@@ -194,6 +194,31 @@ describe("a canary through the user's HTTPRoute", () => {
     assert.deepEqual(handedBack.spec, userSpec);
   });
 
+  it("the API server refuses a JSON patch whose test op no longer holds with 422 (the executor's conflict)", async () => {
+    const n = ns.a;
+    await kubectl(["apply", "-n", n, "-f", "-"], httpRoute("probe", [{ name: "probe", weight: 100 }]));
+    const patch = [
+      { op: "test", path: "/spec/rules/0/backendRefs/0/weight", value: 7 },
+      { op: "replace", path: "/spec/rules/0/backendRefs/0/weight", value: 1 },
+    ];
+    const out = await kubectl([
+      "patch",
+      "httproute",
+      "probe",
+      "-n",
+      n,
+      "--type=json",
+      "-p",
+      JSON.stringify(patch),
+      "-v=6",
+    ]).then(
+      () => assert.fail("a failed test op was applied"),
+      (err: unknown) => (err instanceof KubectlError ? err.stderr : String(err)),
+    );
+    assert.match(out, /PATCH https:\/\/\S+\/httproutes\/probe\?[^ ]* 422 Unprocessable Entity/);
+    assert.deepEqual(await routeWeights(n, "probe"), { probe: 100 });
+  });
+
   it("a route without a backendRef to the preview Service: Degraded, nothing deployed", async () => {
     const n = ns.a;
     await kubectl(["apply", "-n", n, "-f", "-"], httpRoute("half", [{ name: "half", weight: 100 }]));
