@@ -26,7 +26,7 @@ node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-binaries: ## Build the local control plane from Go modules into the cache (about 7 min cold, instant warm).
+binaries: ## Build the local control plane and the Gateway data plane (Contour, Envoy) into the cache (about 10 min cold, instant warm).
 	bash hack/build-binaries.sh
 
 manifests: node_modules ## Generate the CRD YAML (deploy/crd and the Helm chart's crds/) from the schema in code.
@@ -61,18 +61,18 @@ lint: node_modules ## Format check, lint (biome) and type-check (tsc).
 debian-packages: ## Install the Debian packages the tests use (hack/debian-packages.sh lists them) when missing.
 	bash hack/debian-packages.sh
 
-test: node_modules binaries debian-packages lint ## Lint, unit tests, then e2e tests on one local control plane.
+test: node_modules debian-packages binaries lint ## Lint, unit tests, then e2e tests on one local control plane.
 	$(NODE) --test --test-reporter=spec 'test/unit/**/*.test.ts'
 	$(NODE) test/run-e2e.ts
 
 test-unit: node_modules ## Unit and property tests only (no cluster).
 	$(NODE) --test --test-reporter=spec 'test/unit/**/*.test.ts'
 
-test-e2e: node_modules binaries debian-packages ## E2E tests only (starts its own control plane). FILTER=<file substring> to select.
+test-e2e: node_modules debian-packages binaries ## E2E tests only (starts its own control plane). FILTER=<file substring> to select.
 	$(NODE) test/run-e2e.ts $(FILTER)
 
 ##@ Local control plane
-cluster-up: node_modules binaries debian-packages ## Start the control plane, kwok, and kube-proxy + podsim in a private network namespace (.cluster/netns-exec).
+cluster-up: node_modules debian-packages binaries ## Start the control plane, kwok, and kube-proxy + podsim in a private network namespace (.cluster/netns-exec).
 	$(NODE) test/harness/cluster-cli.ts up
 
 cluster-down: node_modules ## Stop exactly the processes cluster-up started.
@@ -96,13 +96,16 @@ run: node_modules install ## Run the operator in the foreground against $KUBECON
 deploy: manifests ## Apply the operator's manifests (RBAC, Deployment) to $KUBECONFIG's cluster.
 	$(KUBECTL) apply --server-side --force-conflicts -f deploy/crd/ -f deploy/operator/namespace.yaml -f deploy/rbac/ -f deploy/operator/
 
-demo: node_modules binaries debian-packages ## Bring up the local control plane, run the operator and do a real blue→green rollout.
+demo: node_modules debian-packages binaries ## Bring up the local control plane, run the operator and do a real blue→green rollout.
 	$(NODE) hack/demo.ts
 
-soak: node_modules binaries debian-packages ## kill -9 of the operator at every phase of KILLS releases (default 20) under load.
+demo-canary: node_modules debian-packages binaries ## The same through a real Gateway (Contour + Envoy): canary steps 10 % → 50 % → switch, the share of requests per revision shown live.
+	$(NODE) hack/demo-canary.ts
+
+soak: node_modules debian-packages binaries ## kill -9 of the operator at every phase of KILLS releases (default 20) under load.
 	BGO_KILLS_PER_PHASE=$${KILLS:-20} $(NODE) test/run-e2e.ts traffic-kill
 
-bench: node_modules binaries debian-packages ## Benchmarks: promote→switch latency (server-side and as traffic sees it), writes per no-op reconcile. SIZE=N: N BGDs at scale (convergence, restart writes, memory). Prints a table, writes JSON.
+bench: node_modules debian-packages binaries ## Benchmarks: promote→switch latency (server-side and as traffic sees it), writes per no-op reconcile. SIZE=N: N BGDs at scale (convergence, restart writes, memory). Prints a table, writes JSON.
 	$(if $(SIZE),BENCH_SIZE=$(SIZE) $(NODE) bench/scale.ts,$(NODE) bench/run.ts)
 
-.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo bench soak
+.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-canary bench soak

@@ -1,68 +1,18 @@
 /**
- * The Gateway API's HTTPRoute CRD for e2e files that need the type but not a data plane (admission, the
- * operator's weight writes as kubectl and the audit log see them). One place, so that once the e2e runner
- * installs the Gateway API itself this becomes a check that it did. The CRD comes from the Go module the
- * gateway data plane pins (sigs.k8s.io/gateway-api v1.3.0, standard channel), found through the module cache.
+ * The Gateway API as the product's e2e files without a data plane use it: the HTTPRoute type (the runner's
+ * startCluster installs the Gateway API CRDs, test/harness/gateway-api.ts) and the weights of a route as
+ * kubectl reads them.
  */
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import { KubectlError, kubectl, waitUntil } from "./lib.ts";
+import { kubectl, waitUntil } from "./lib.ts";
 
-const run = promisify(execFile);
-export const GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.3.0";
 const CRD = "httproutes.gateway.networking.k8s.io";
 
-/** Installs the HTTPRoute CRD unless the cluster serves it already (the runner's, or another file's). */
+/** The cluster serves HTTPRoutes (the runner installed the CRD): established and in discovery. */
 export async function ensureHTTPRouteCrd(): Promise<void> {
-  const present = await kubectl(["get", "crd", CRD, "--ignore-not-found", "-o", "name"]);
-  if (present.trim() === "") {
-    const { stdout } = await run("go", ["mod", "download", "-json", GATEWAY_API_MODULE], {
-      env: { ...process.env, GOFLAGS: "-mod=mod" },
-    });
-    const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
-    if (dir === undefined) throw new Error(`go mod download gave no Dir for ${GATEWAY_API_MODULE}`);
-    const file = join(dir, "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml");
-    try {
-      await kubectl(["create", "-f", file]);
-    } catch (err) {
-      // Another file, at the same moment.
-      if (!(err instanceof KubectlError && err.stderr.includes("AlreadyExists"))) throw err;
-    }
-  }
   await kubectl(["wait", "--for=condition=Established", `crd/${CRD}`, "--timeout=60s"]);
-  // Discovery (kubectl's cache, the API server's aggregated list) follows Established by a moment.
   await waitUntil("HTTPRoutes served", 30_000, async () => {
     await kubectl(["get", "httproutes", "-A", "--request-timeout=5s"]);
     return true;
-  });
-}
-
-/** An HTTPRoute whose one rule sends to the active and the preview Service, and to `others` (weights as given). */
-export function httpRoute(
-  name: string,
-  backends: readonly { readonly name: string; readonly weight?: number }[],
-  extra: Record<string, unknown> = {},
-): string {
-  return JSON.stringify({
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    metadata: { name },
-    spec: {
-      parentRefs: [{ name: "public" }],
-      hostnames: ["shop.example.com"],
-      rules: [
-        {
-          matches: [{ path: { type: "PathPrefix", value: "/" } }],
-          backendRefs: backends.map((b) => ({
-            name: b.name,
-            port: 80,
-            ...(b.weight !== undefined ? { weight: b.weight } : {}),
-          })),
-        },
-      ],
-      ...extra,
-    },
   });
 }
 

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as T from "../../src/api/traffic.ts";
+import { httpRouteYaml } from "../harness/gateway-api.ts";
 import {
   applyBgd,
   bgdManifest,
@@ -16,12 +17,21 @@ import {
   waitStatus,
 } from "./bgd.ts";
 import { namespacesWithOperator } from "./fixture.ts";
-import { ensureHTTPRouteCrd, httpRoute, routeWeights } from "./gateway-api.ts";
+import { ensureHTTPRouteCrd, routeWeights } from "./gateway-api.ts";
 import { KubectlError, kubectl, kubectlJson, waitUntil } from "./lib.ts";
 import { pluginForFile } from "./plugin-bin.ts";
 
-// Before the operator starts, so its HTTPRoute informer lists a served type at once.
+// The runner installs the Gateway API; no data plane runs here (the routes name a Gateway that does not exist).
 before(ensureHTTPRouteCrd);
+/** A route `name` in `n` with one rule sending to `backends`. */
+const httpRoute = (n: string, name: string, backends: { name: string; weight?: number }[]) =>
+  httpRouteYaml({
+    namespace: n,
+    name,
+    hostname: `${name}.example.com`,
+    gateway: { namespace: n, name: "public" },
+    backends,
+  });
 const { ns, operator } = namespacesWithOperator("gwroute", ["a"], {
   name: "gateway-route",
   deleteBgdsFirst: true,
@@ -80,14 +90,10 @@ describe("a canary through the user's HTTPRoute", () => {
     // The user's route: a second rule with a backend of its own, hostnames, matches — none of it ours.
     await kubectl(
       ["apply", "-n", n, "-f", "-"],
-      httpRoute(
-        "shop",
-        [
-          { name: "shop", weight: 100 },
-          { name: "shop-preview", weight: 0 },
-        ],
-        {},
-      ),
+      httpRoute(n, "shop", [
+        { name: "shop", weight: 100 },
+        { name: "shop-preview", weight: 0 },
+      ]),
     );
     await kubectl([
       "patch",
@@ -196,7 +202,7 @@ describe("a canary through the user's HTTPRoute", () => {
 
   it("the API server refuses a JSON patch whose test op no longer holds with 422 (the executor's conflict)", async () => {
     const n = ns.a;
-    await kubectl(["apply", "-n", n, "-f", "-"], httpRoute("probe", [{ name: "probe", weight: 100 }]));
+    await kubectl(["apply", "-n", n, "-f", "-"], httpRoute(n, "probe", [{ name: "probe", weight: 100 }]));
     const patch = [
       { op: "test", path: "/spec/rules/0/backendRefs/0/weight", value: 7 },
       { op: "replace", path: "/spec/rules/0/backendRefs/0/weight", value: 1 },
@@ -222,7 +228,7 @@ describe("a canary through the user's HTTPRoute", () => {
 
   it("a route without a backendRef to the preview Service: Degraded, nothing deployed", async () => {
     const n = ns.a;
-    await kubectl(["apply", "-n", n, "-f", "-"], httpRoute("half", [{ name: "half", weight: 100 }]));
+    await kubectl(["apply", "-n", n, "-f", "-"], httpRoute(n, "half", [{ name: "half", weight: 100 }]));
     await applyBgd(n, "half", {
       image: "half:v1",
       extraSpec: { trafficRouting: { httpRoute: { name: "half" } } },

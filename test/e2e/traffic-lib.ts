@@ -1,12 +1,15 @@
 /**
- * Helpers for e2e tests judged by traffic: a steady load on a Service's ClusterIP from inside the
- * cluster's network namespace, and the checks every such test makes on what the requests saw.
+ * Helpers for e2e tests judged by traffic: a steady load on a Service's ClusterIP, or through a Gateway
+ * (Contour + Envoy, test/harness/gateway.ts), from inside the cluster's network namespace, and the checks
+ * every such test makes on what the requests saw.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { type Gateway, type GatewayOptions, startGateway } from "../harness/gateway.ts";
 import {
+  curlInNetns,
   type LoadOptions,
   type RequestRecord,
   startTraffic,
@@ -38,17 +41,74 @@ export async function loadOn(
   // The load measures a Service that serves: a BGD reads Stable once its endpoints are ready, and
   // kube-proxy programs them a moment later; until its first answer a request is refused by the
   // Service's reject rule, which says nothing about a switch. So the load starts once it answers.
-  await waitUntil(`${ns}/${svc} answering through kube-proxy`, 30_000, async () => {
-    const code = await new Promise<string>((res) =>
-      execFile(
-        netnsExec(),
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", url],
-        (_err, stdout) => res(stdout.trim()),
-      ),
-    );
-    return code === "200" ? code : undefined;
-  });
+  await waitUntil(
+    `${ns}/${svc} answering through kube-proxy`,
+    30_000,
+    async () => (await curlInNetns(netnsExec(), url)).code === "200",
+  );
   return startTraffic(netnsExec(), { ...opts, url });
+}
+
+/**
+ * A Gateway of the test's own (Contour + Envoy in the cluster's network namespace) for a Gateway object
+ * `name` in `ns`; routes in `routeNamespaces` may attach to it. Stop it in the test's `after`.
+ */
+export async function gatewayIn(
+  ns: string,
+  opts: Omit<GatewayOptions, "clusterDir" | "namespace"> = {},
+): Promise<Gateway> {
+  return await startGateway({ clusterDir: env("BGO_CLUSTER_DIR"), namespace: ns, ...opts });
+}
+
+/**
+ * A steady load through the gateway's Envoy with `host` as the Host header (the route's hostname),
+ * started once that route answers (Contour has programmed it), for at most `seconds`.
+ */
+export async function loadThroughGateway(
+  gw: Gateway,
+  host: string,
+  opts: Omit<LoadOptions, "url" | "host"> & { readonly path?: string },
+): Promise<Traffic> {
+  const path = `/${opts.path ?? ""}`;
+  await gw.waitServing(host, { path });
+  return startTraffic(netnsExec(), { ...opts, url: `${gw.url}${path}`, host });
+}
+
+/**
+ * How far an observed share may be from a weight `p` (0..1) over `n` requests: 5 standard deviations of
+ * the binomial share (a correct data plane falls outside with a chance under 1 in a million), and none
+ * at 0 or 1, where every request must go one way.
+ */
+export function shareTolerance(p: number, n: number): number {
+  return n === 0 ? 0 : 5 * Math.sqrt((p * (1 - p)) / n);
+}
+
+/**
+ * Each revision's share of the answered requests is its weight (percent) within shareTolerance; every
+ * answer came from a revision named in `weights`. Returns the measured shares (percent) for the report.
+ */
+export function assertShares(
+  records: readonly RequestRecord[],
+  weights: Readonly<Record<string, number>>,
+  what: string,
+): Record<string, number> {
+  const ok = records.filter((r) => r.outcome === "ok");
+  assert.ok(ok.length > 0, `${what}: requests were answered`);
+  const counts: Record<string, number> = {};
+  for (const r of ok) counts[r.revision ?? "?"] = (counts[r.revision ?? "?"] ?? 0) + 1;
+  const shares: Record<string, number> = {};
+  for (const rev of new Set([...Object.keys(counts), ...Object.keys(weights)])) {
+    const p = (weights[rev] ?? 0) / 100;
+    const got = (counts[rev] ?? 0) / ok.length;
+    shares[rev] = got * 100;
+    const tol = shareTolerance(p, ok.length);
+    assert.ok(
+      Math.abs(got - p) <= tol,
+      `${what}: revision ${rev} answered ${counts[rev] ?? 0} of ${ok.length} (${(got * 100).toFixed(1)} %), ` +
+        `weight ${(p * 100).toFixed(0)} % ± ${(tol * 100).toFixed(1)}`,
+    );
+  }
+  return shares;
 }
 
 /** Waits until the last `n` requests were all answered (ok) by `revision`. */

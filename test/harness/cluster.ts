@@ -18,6 +18,7 @@ import {
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { gatewayCrdFiles, installGatewayApi } from "./gateway-api.ts";
 import {
   createNetns,
   execInNetns,
@@ -29,6 +30,7 @@ import {
   startInNetns,
   writeNetnsExec,
 } from "./netns.ts";
+import { versionsVar } from "./versions.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
 
@@ -56,12 +58,12 @@ interface ClusterState {
   readonly netns?: NetnsInfo & { readonly id: string };
 }
 
-/** Where the Go-built binaries live (see hack/build-binaries.sh); one cache per set of versions. */
+/**
+ * Where the Go-built binaries live (see hack/build-binaries.sh); one cache per set of versions. Contour
+ * and Envoy are linked here from the gateway cache.
+ */
 export function binDir(): string {
-  const out = execFileSync("bash", ["-c", `source "${REPO}/hack/versions.sh" && echo "$BGO_BIN"`], {
-    encoding: "utf8",
-  });
-  return out.trim();
+  return versionsVar("BGO_BIN");
 }
 
 export function kubectlPath(): string {
@@ -256,9 +258,13 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
     "kube-proxy",
     "kubectl",
     "kwok",
+    // The Gateway data plane (gateway.ts): part of the binaries, so a cluster can always carry a gateway.
+    "contour",
+    "envoy",
   ]) {
     if (!existsSync(join(bin, b))) throw new Error(`${join(bin, b)} is missing: run hack/build-binaries.sh`);
   }
+  gatewayCrdFiles();
   const paths = clusterPaths(dir);
   mkdirSync(join(dir, "logs"), { recursive: true });
   const started = Date.now();
@@ -394,6 +400,9 @@ export async function startCluster(dir: string, opts: StartOptions = {}): Promis
     execInNetns(ns, "curl", ["-sf", "--max-time", "2", `http://127.0.0.1:${PODSIM_ADMIN_PORT}/healthz`]);
     return true;
   });
+  // The Gateway API (and Contour's) CRDs and a GatewayClass, so any test or the demo can route through
+  // a gateway (gateway.ts starts one); their files are checked before anything starts.
+  installGatewayApi(join(bin, "kubectl"), paths.kubeconfig);
   // Pods are refused until the namespace's default ServiceAccount exists.
   await waitFor("the default ServiceAccount", 60_000, () => {
     kubectl(paths, bin, ["get", "serviceaccount", "default", "-n", "default"]);
@@ -426,7 +435,8 @@ function readState(dir: string): ClusterState | undefined {
   return JSON.parse(readFileSync(file, "utf8")) as ClusterState;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (and may be signalled). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -9,9 +9,13 @@
  * CLI, collects the records and summarises them (`summarize`). A load always stops by itself after
  * its duration, and sooner when stopped.
  *
+ * The same load goes through a Gateway (test/harness/gateway.ts): the URL is Envoy's listener and
+ * `host` the route's hostname.
+ *
  *   .cluster/netns-exec node test/harness/traffic.ts --url http://10.96.0.10/ --rps 200 --seconds 30
+ *   .cluster/netns-exec node test/harness/traffic.ts --url http://127.0.1.1:8080/ --host app.example --summary
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { type Agent, Agent as HttpAgent, request } from "node:http";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -50,6 +54,8 @@ export interface LoadOptions {
    * request, so kube-proxy chooses a backend for every request and a switch shows at once.
    */
   readonly keepAlive?: boolean;
+  /** The Host header (a Gateway's route matches on it); default the URL's host. */
+  readonly host?: string;
 }
 
 function once(opts: LoadOptions, agent: Agent | false): Promise<RequestRecord> {
@@ -65,7 +71,13 @@ function once(opts: LoadOptions, agent: Agent | false): Promise<RequestRecord> {
     };
     const req = request(
       opts.url,
-      { agent, headers: agent === false ? { connection: "close" } : {} },
+      {
+        agent,
+        headers: {
+          ...(agent === false ? { connection: "close" } : {}),
+          ...(opts.host !== undefined ? { host: opts.host } : {}),
+        },
+      },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -250,6 +262,31 @@ export function summarize(records: readonly RequestRecord[]): TrafficReport {
   };
 }
 
+/** The records of the requests sent in [from, to) (ms since the epoch): one canary step's window. */
+export function sentBetween(
+  records: readonly RequestRecord[],
+  from: number,
+  to = Number.POSITIVE_INFINITY,
+): RequestRecord[] {
+  return records.filter((r) => r.t >= from && r.t < to);
+}
+
+/**
+ * One request from inside the cluster's network namespace (through `netnsExec`): its status code ("000"
+ * when nothing answered within 2 s) and body. What a load waits on before it starts.
+ */
+export async function curlInNetns(
+  netnsExec: string,
+  url: string,
+  host?: string,
+): Promise<{ readonly code: string; readonly body: string }> {
+  const args = ["curl", "-s", "--max-time", "2", "-w", "\n%{http_code}", url];
+  if (host !== undefined) args.push("-H", `Host: ${host}`);
+  const out = await new Promise<string>((res) => execFile(netnsExec, args, (_err, stdout) => res(stdout)));
+  const at = out.lastIndexOf("\n");
+  return { code: out.slice(at + 1).trim() || "000", body: out.slice(0, Math.max(0, at)) };
+}
+
 export interface Traffic {
   /** Every record so far (the load goes on). */
   records(): readonly RequestRecord[];
@@ -275,6 +312,7 @@ export function startTraffic(netnsExec: string, opts: LoadOptions): Traffic {
     "--timeout-ms",
     String(opts.timeoutMs ?? 2000),
     ...(opts.keepAlive === true ? ["--keep-alive"] : []),
+    ...(opts.host !== undefined ? ["--host", opts.host] : []),
     "--until-stdin-closes",
   ];
   const child: ChildProcess = spawn(netnsExec, args, { stdio: ["pipe", "pipe", "inherit"] });
@@ -309,7 +347,7 @@ if (import.meta.main) {
   const timeoutMs = Number(flag("timeout-ms") ?? "2000");
   if (url === undefined || !(rps > 0) || !(seconds > 0)) {
     console.error(
-      "usage: traffic.ts --url URL [--rps N] [--seconds N] [--timeout-ms N] [--keep-alive] [--summary]",
+      "usage: traffic.ts --url URL [--host HOST] [--rps N] [--seconds N] [--timeout-ms N] [--keep-alive] [--summary]",
     );
     process.exit(2);
   }
@@ -322,8 +360,16 @@ if (import.meta.main) {
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => abort.abort());
   const summaryOnly = process.argv.includes("--summary");
   const all: RequestRecord[] = [];
+  const host = flag("host");
   await runLoad(
-    { url, rps, seconds, timeoutMs, keepAlive: process.argv.includes("--keep-alive") },
+    {
+      url,
+      rps,
+      seconds,
+      timeoutMs,
+      keepAlive: process.argv.includes("--keep-alive"),
+      ...(host !== undefined ? { host } : {}),
+    },
     (r) => {
       if (summaryOnly) all.push(r);
       else process.stdout.write(`${JSON.stringify(r)}\n`);
