@@ -263,6 +263,8 @@ describe("releases through an HTTPRoute, served by Envoy", () => {
     assert.deepEqual(await routeWeights(n, "app"), { app: 100, "app-preview": 0 });
     const [up, down] = routeWrites.map((e) => Date.parse(e.requestReceivedTimestamp));
     await waitServedBy(users, rev1, 50);
+    // Load on until well past the route write back (Envoy applies it within a second or two).
+    await waitUntil("8 s after the route went back", 30_000, async () => Date.now() > (down ?? 0) + 8000);
     const records = users.records().slice();
     const report = await users.stop();
     console.log(fmtReport("gate at 10 %", report));
@@ -298,21 +300,33 @@ describe("releases through an HTTPRoute, served by Envoy", () => {
     );
   });
 
-  it("spec.paused freezes a step and its weight; a killed operator resumes the same step; no failed request", {
+  it("spec.paused freezes a step and its weight (even against its approval); a killed operator resumes the same step; no failed request", {
     timeout: 600_000,
   }, async () => {
     const n = ns.pause;
     const host = "pause.canary.test";
     let op = await startOperator({ namespaces: [n], name: "gateway-canary-kill" });
     try {
-      const steps = [{ setWeight: 10 }, { pause: { durationSeconds: 5 } }, { setWeight: 50 }, { pause: {} }];
+      const steps = [{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }, { pause: {} }];
       const strategy = { ...STRATEGY, canary: { steps } };
       const { w, rev1, users, opts } = await stableV1(n, host, { strategy });
       await applyBgd(n, "app", { ...opts, strategy, image: "app:v2" });
-      await waitUntil("the canary at its timed pause", 120_000, async () => (await canaryOf(n))?.step === 1);
+      await waitUntil("the canary at its first pause", 120_000, async () => (await canaryOf(n))?.step === 1);
+      const rev2 = (
+        await kubectlJson<{ status: { previewRevision?: string } }>(["get", "bgd", "app", "-n", n])
+      ).status.previewRevision;
       await kubectl(["patch", "bgd", "app", "-n", n, "--type=merge", "-p", '{"spec":{"paused":true}}']);
       await waitWatched(n, w, { phase: "Paused" });
-      // Twice the pause's duration: the step and the weight stay.
+      // Paused, the step's approval moves nothing: the step and the weight stay.
+      await kubectl([
+        "annotate",
+        "--overwrite",
+        "-n",
+        n,
+        "bgd",
+        "app",
+        `bluegreen.io/promote-step=${rev2}:1`,
+      ]);
       await new Promise((r) => setTimeout(r, 10_000));
       assert.deepEqual(await canaryOf(n), { step: 1, weight: 10 });
       assert.deepEqual(await routeWeights(n, "app"), { app: 90, "app-preview": 10 });
