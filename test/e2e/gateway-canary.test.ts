@@ -346,9 +346,6 @@ describe("releases through an HTTPRoute, served by Envoy", () => {
         (e) => e.objectRef?.resource === "httproutes",
       );
       assert.deepEqual(describeRequests(afterKill), [], "the restarted operator wrote no weight");
-      const rev2 = (
-        await kubectlJson<{ status: { previewRevision?: string } }>(["get", "bgd", "app", "-n", n])
-      ).status.previewRevision;
       await kubectl([
         "annotate",
         "--overwrite",
