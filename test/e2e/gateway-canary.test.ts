@@ -133,7 +133,10 @@ async function measureShares(host: string, rev1: string, rev2: string, preview: 
       );
     });
   const t = await loadThroughGateway(gateway(), host, { rps: 50, seconds: 8 });
+  // The whole bounded load: a stop right away would count the first few requests only.
+  await t.done;
   const report = await t.stop();
+  assert.ok(report.requests >= 300, `${what}: the load sent ${report.requests} of 400 requests`);
   console.log(fmtReport(what, report));
   assertNoFailures(report, t.records());
   const weights = preview === 100 ? { [rev2]: 100 } : { [rev1]: 100 - preview, [rev2]: preview };
