@@ -103,6 +103,9 @@ demo: node_modules debian-packages binaries ## Bring up the local control plane,
 demo-gates: node_modules debian-packages binaries ## Like demo, with real traffic and Prometheus: a good release promotes, a bad one (30 % errors) is stopped by an error-rate gate.
 	$(NODE) hack/demo-gates.ts
 
+demo-canary: node_modules debian-packages binaries ## The same through a real Gateway (Contour + Envoy): canary steps 10 % → 50 % → switch, the share of requests per revision shown live.
+	$(NODE) hack/demo-canary.ts
+
 soak: node_modules debian-packages binaries ## kill -9 of the operator at every phase of KILLS releases (default 20) under load.
 	BGO_KILLS_PER_PHASE=$${KILLS:-20} $(NODE) test/run-e2e.ts traffic-kill
 
@@ -115,4 +118,4 @@ argo-rollouts: ## Build the anchor of bench-compare, Argo Rollouts v1.10.2 (cont
 bench-compare: node_modules debian-packages binaries argo-rollouts build ## Side by side with Argo Rollouts on one fresh control plane: SIZE=N applications (default 200) to all stable, restart writes, RSS, back-to-back release latency (RELEASES=n, default 10), promote→switch. Table + JSON.
 	BENCH_SIZE=$(or $(SIZE),200) BENCH_RELEASES=$(or $(RELEASES),10) BGO_ENTRY=$${BGO_ENTRY:-dist/src/runtime/main.js} $(NODE) bench/compare.ts
 
-.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-gates bench soak argo-rollouts bench-compare
+.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-gates demo-canary bench soak argo-rollouts bench-compare

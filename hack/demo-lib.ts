@@ -17,7 +17,7 @@ import {
 import { startTraffic, type Traffic, type TrafficReport } from "../test/harness/traffic.ts";
 
 export const repo = resolve(import.meta.dirname, "..");
-const dir = join(repo, ".cluster");
+export const dir = join(repo, ".cluster");
 export const paths = clusterPaths(dir);
 const kubectlBin = join(binDir(), "kubectl");
 const started = Date.now();
@@ -57,6 +57,8 @@ export interface Status {
   previewRevision?: string;
   activeImage?: string;
   gates?: { name: string; phase: string; revision: string; message?: string }[];
+  /** With spec.trafficRouting: the route's weights on the active and preview Services now. */
+  traffic?: { activeWeight?: number; previewWeight?: number };
 }
 
 export interface Demo {
@@ -156,7 +158,11 @@ function snapshot(d: Demo): { line: string; status: Status } {
     json<{ spec: { selector?: Record<string, string> } }>(["get", "service", svc, "-n", ns])?.spec.selector?.[
       "bluegreen.io/color"
     ];
-  const svc = `Service→${color(selector(name))} preview→${color(selector(`${name}-preview`))}`;
+  const route =
+    s.traffic?.previewWeight !== undefined
+      ? `  route ${s.traffic.activeWeight ?? 0}/${s.traffic.previewWeight} (active/preview)`
+      : "";
+  const svc = `Service→${color(selector(name))} preview→${color(selector(`${name}-preview`))}${route}`;
   return { line: `${(s.phase ?? "-").padEnd(17)} ${svc}  ${colors}`, status: s };
 }
 

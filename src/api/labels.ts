@@ -32,6 +32,13 @@ export const FIELD_MANAGER = "bluegreen-operator";
 
 /** Set to a revision on the BGD to approve promoting exactly that revision. */
 export const ANNOTATION_PROMOTE = "bluegreen.io/promote";
+/**
+ * Set on the BGD to `<revision>:<step>` to let the canary of that revision go on past the pause without a
+ * duration at that step (0-based). Pinned like an approval: it never advances another revision or step.
+ */
+export const ANNOTATION_PROMOTE_STEP = "bluegreen.io/promote-step";
+/** On an HTTPRoute whose backendRef weights a BGD manages: that BGD's name (removed when it is handed back). */
+export const ANNOTATION_ROUTE_WEIGHTS_OF = "bluegreen.io/weights-managed-by";
 /** Set on the BGD to abort the rollout in progress. */
 export const ANNOTATION_ABORT = "bluegreen.io/abort";
 /** Set on the BGD to freeze progress (same effect as spec.paused). */
@@ -100,4 +107,7 @@ export const servicePath = (ns: string, name: string): string =>
 export const podPath = (ns: string, name: string): string =>
   `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(name)}`;
 export const eventsPath = (ns: string): string => `/api/v1/namespaces/${ns}/events`;
+export const HTTPROUTE_API = "gateway.networking.k8s.io/v1";
+export const httpRoutePath = (ns: string, name: string): string =>
+  `/apis/${HTTPROUTE_API}/namespaces/${ns}/httproutes/${encodeURIComponent(name)}`;
 export const jobsPath = (ns: string): string => `/apis/batch/v1/namespaces/${ns}/jobs`;

@@ -15,6 +15,7 @@ import { NotificationsSpec } from "./notifications.ts";
 import * as R from "./rules.ts";
 import { StringEnum } from "./schema-helpers.ts";
 import { BlueGreenDeploymentStatus } from "./status.ts";
+import * as T from "./traffic.ts";
 
 export {
   BlueGreenDeploymentStatus,
@@ -261,6 +262,7 @@ export const StrategySpec = Type.Object(
     }),
     activeMetadata: Type.Optional(PodMetadata("active")),
     previewMetadata: Type.Optional(PodMetadata("preview")),
+    canary: Type.Optional(T.CanarySpec),
   },
   { default: {}, description: "How a new revision is rolled out." },
 );
@@ -293,6 +295,7 @@ export const BlueGreenDeploymentSpec = Type.Object(
       default: DEFAULTS.paused,
       description: "Freeze the rollout where it is; traffic stays where it is.",
     }),
+    trafficRouting: Type.Optional(T.TrafficRoutingSpec),
     gates: Type.Optional(GatesSpec),
     notifications: Type.Optional(NotificationsSpec),
     revisionHistoryLimit: Type.Integer({
@@ -315,6 +318,8 @@ export const BlueGreenDeploymentSpec = Type.Object(
       R.SHORTHAND_ADDITIONAL_TARGET_PORTS_ARE_NUMBERS,
       R.ACTIVE_METADATA_KEEPS_SELECTOR,
       R.PREVIEW_METADATA_KEEPS_SELECTOR,
+      T.CANARY_NEEDS_ROUTE,
+      T.ROUTE_NEEDS_PREVIEW,
     ),
   },
 );

@@ -88,6 +88,26 @@ export const BlueGreenDeploymentStatus = Type.Object(
             ),
           ),
           promotedAt: Type.Optional(DateTime("When traffic switched to it.")),
+          canary: Type.Optional(
+            Type.Object(
+              {
+                step: Count(
+                  "The canary step in progress (0-based); the number of steps once they are all done.",
+                ),
+                weight: Type.Integer({
+                  format: "int32",
+                  minimum: 0,
+                  maximum: 100,
+                  description:
+                    "The percentage of the route's requests the current step sends to the new color.",
+                }),
+                stepStartedAt: Type.Optional(
+                  DateTime("When the current step began (a pause's duration counts from here)."),
+                ),
+              },
+              { description: "Where the canary steps (spec.strategy.canary) stand: a restart resumes here." },
+            ),
+          ),
         },
         { description: "The rollout in progress or last finished." },
       ),
@@ -107,6 +127,30 @@ export const BlueGreenDeploymentStatus = Type.Object(
           ),
         }),
         { maxItems: 50, description: "Promoted revisions, newest first, for rollback." },
+      ),
+    ),
+    traffic: Type.Optional(
+      Type.Object(
+        {
+          httpRoute: Type.String({
+            description: "The HTTPRoute whose backendRef weights the operator manages.",
+          }),
+          activeWeight: Type.Optional(
+            Type.Integer({
+              format: "int32",
+              minimum: 0,
+              description: "Its weight on the active Service now.",
+            }),
+          ),
+          previewWeight: Type.Optional(
+            Type.Integer({
+              format: "int32",
+              minimum: 0,
+              description: "Its weight on the preview Service now.",
+            }),
+          ),
+        },
+        { description: "The traffic split the route shows (spec.trafficRouting)." },
       ),
     ),
     gates: Type.Optional(GatesStatus),

@@ -7,6 +7,7 @@ import { gateViolations } from "./gates.ts";
 import { activeServiceName, previewServiceName, RESERVED_LABEL_PREFIX } from "./labels.ts";
 import * as R from "./rules.ts";
 import type { BlueGreenDeployment } from "./schema.ts";
+import { trafficViolations } from "./traffic.ts";
 
 type Labels = Readonly<Record<string, string>> | undefined;
 
@@ -147,6 +148,7 @@ export function ruleViolations(bgd: Pick<BlueGreenDeployment, "metadata" | "spec
   check(!labelMaps.some(reservedKey), R.NO_RESERVED_LABELS);
   check(!labelMaps.some(badKey), R.LABEL_KEYS_VALID);
   check(!labelMaps.some(badValue), R.LABEL_VALUES_VALID);
+  broken.push(...trafficViolations(spec));
   broken.push(...gateViolations(spec.gates));
   return broken;
 }

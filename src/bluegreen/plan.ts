@@ -7,6 +7,7 @@
 import { planPodMetadata } from "./podmeta.ts";
 import { deploymentName, parsePodTemplate } from "./render.ts";
 import { planAborted, planPaused, planRollout } from "./rollout.ts";
+import { routeAllToActive, routeAtHome, routeProblem } from "./route.ts";
 import { classify, liveColor, settingsOf } from "./situation.ts";
 import { finish } from "./status.ts";
 import { planFirstDeploy, planSteady } from "./steady.ts";
@@ -60,11 +61,28 @@ function decide(o: Observed, now: number): Decision {
     });
     return finish(o, s, now, step);
   }
-  if (adopted && !(o.finalizers ?? []).includes(HANDBACK_FINALIZER)) {
+  const routeTrouble = routeProblem(o);
+  if (routeTrouble !== undefined) {
+    // Like a missing adopted Service: the route is the user's, we never create or repair its rules,
+    // and a release that cannot be routed does not start (nor does any traffic move).
+    step.phase = "Degraded";
+    step.message = routeTrouble;
+    step.conditions.push({
+      type: "Degraded",
+      status: "True",
+      reason: "HTTPRouteNotUsable",
+      message: routeTrouble,
+    });
+    return finish(o, s, now, step);
+  }
+  // An adopted Service gets its selector back, a route its weights, before the BGD may go.
+  if ((adopted || o.route !== undefined) && !(o.finalizers ?? []).includes(HANDBACK_FINALIZER)) {
     step.actions.push({ type: "AddFinalizer" });
   }
+  if (o.route !== undefined && !o.route.adopted) step.actions.push({ type: "AdoptRoute" });
   switch (situation.kind) {
     case "FirstDeploy":
+      routeAllToActive(o, step, "first deployment: the route sends to the active Service");
       planFirstDeploy(o, s, now, situation.color, step);
       break;
     case "Steady":
@@ -152,6 +170,9 @@ function planDeletion(o: Observed): Decision {
   const ours =
     svc.originalSelector !== undefined || svc.selectorColor === "blue" || svc.selectorColor === "green";
   if (svc.adopted === true && svc.exists && ours) actions.push({ type: "HandBackService" });
+  const route = o.route;
+  if (route?.exists === true && (route.adopted || !routeAtHome(route)))
+    actions.push({ type: "HandBackRoute" });
   actions.push({ type: "RemoveFinalizer" });
   return { actions, requeueAfterMs: undefined };
 }

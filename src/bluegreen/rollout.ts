@@ -1,6 +1,8 @@
 /** Plans while a new revision is on its way: rolling out, aborted, or paused. */
 
+import { canarySteps, planCanary } from "./canary.ts";
 import { runGatePoint } from "./gates/rollout-gates.ts";
+import { routeAllToActive } from "./route.ts";
 import { iso, parseTime, readyAt, runsDesired, type Settings } from "./situation.ts";
 import {
   deadline,
@@ -27,6 +29,15 @@ export function planRollout(
   const dep = o.colors[idle];
   const rev = o.desired.revision;
   const inHistory = step.history.some((h) => h.revision === rev);
+  // A revision that served before is known good: a rollback to it skips the canary steps, as it skips the approval.
+  const canary = canarySteps(o).length > 0 && !inHistory;
+  // Traffic reaches the new color through the route only during this revision's canary steps, which begin
+  // once the preview Service selects the new color running the desired revision: before that (the preview
+  // about to be pointed at it), and for a new revision pushed mid-canary (its pods about to be replaced), the
+  // route goes back to the live color first. Judged from the cluster alone, so a crash between a weight
+  // write and its status write resumes the step instead of starting over.
+  const canaryMayRun = canary && runsDesired(o, o.colors[idle]) && o.previewService?.selectorColor === idle;
+  if (!canaryMayRun) routeAllToActive(o, step, `no canary step of revision ${rev} in progress`);
 
   // Fast rollback: the revision was promoted before and still runs warm — switch back now, with
   // no pause and no re-run of anything (Argo Rollouts #780).
@@ -91,7 +102,11 @@ export function planRollout(
         ? "approval"
         : inHistory
           ? "rollback"
-          : s.autoPromote && now >= (readySince ?? now) + s.promotionDelayMs && previewReady(o, s, idle, dep)
+          : // With canary steps the automatic delay counts from the end of the last step (canary.ts).
+            !canary &&
+              s.autoPromote &&
+              now >= (readySince ?? now) + s.promotionDelayMs &&
+              previewReady(o, s, idle, dep)
             ? "auto"
             : undefined;
   // prePromotion gates judge the preview at its preview size: until they have passed for this rollout
@@ -102,7 +117,9 @@ export function planRollout(
   let approvedBy = heldByGates ? undefined : asked;
   const approved = approvedBy !== undefined;
   if (approved && rollout.promotedAt === undefined) rollout.promotedAt = iso(now);
-  const want = approved ? s.replicas : s.previewReplicas;
+  // Canary steps send user traffic to the new color before the switch: it takes it at full size, so any
+  // weight (and the switch) is safe at once; the same pods as a blue-green promotion, only earlier.
+  const want = approved || canary ? s.replicas : s.previewReplicas;
   if (dep.replicas !== want) {
     // A new target size is a new start for the deadline.
     rollout.progressedAt = iso(now);
@@ -110,7 +127,11 @@ export function planRollout(
       type: "ScaleDeployment",
       color: idle,
       replicas: want,
-      reason: approved ? "promotion: full size before the switch" : "preview size",
+      reason: approved
+        ? "promotion: full size before the switch"
+        : canary
+          ? "canary: full size before any traffic"
+          : "preview size",
     });
   }
   if (!readyAt(dep, want)) {
@@ -143,7 +164,17 @@ export function planRollout(
   // prePromotion gates look at the ready preview; neither an approval nor the automatic delay promotes
   // before all passed, and a failure aborts with traffic never moved.
   const gate = runGatePoint(o, now, "prePromotion", { active, preview: idle }, step);
-  if (gate === "failed") return;
+  if (gate === "failed") {
+    // At any canary step: every request back to the live color, in one route write before anything else.
+    routeAllToActive(o, step, "prePromotion gate failed");
+    return;
+  }
+  // With canary steps the gates run through them, measuring the traffic each step sends to the new color;
+  // the switch waits for them (canary.ts).
+  if (canary) {
+    planCanary(o, s, now, active, idle, step, rollout, gate);
+    return;
+  }
   if (gate === "blocked") {
     step.phase = "Progressing";
     return;
@@ -228,6 +259,7 @@ export function planAborted(
     return;
   }
   scaleLive(o, s, active, step);
+  routeAllToActive(o, step, "rollout aborted");
   pointPreviewAt(o, s, active, step, "rollout aborted");
   step.rollout = undefined;
   step.phase = "Aborted";
@@ -269,6 +301,7 @@ export function planAborted(
  */
 function rollBack(o: Observed, s: Settings, now: number, to: Color, from: Color, step: Step): void {
   const back = o.colors[to]?.revision ?? "unknown";
+  routeAllToActive(o, step, "rollback: live revision aborted");
   step.actions.push({
     type: "ApplyService",
     role: "active",
@@ -300,7 +333,16 @@ export function planPaused(o: Observed, s: Settings, active: Color, idle: Color,
   // A pause stops the clocks: the auto-promotion delay and the progress deadline start again
   // from the resume (time spent paused is nobody's failure). An approval given by annotation
   // still holds after the resume; an automatic one is re-earned.
-  if (step.rollout !== undefined) step.rollout = { revision: o.desired.revision };
+  // The canary keeps its step and weight (the route is left as it is: a pause freezes the split too).
+  if (step.rollout !== undefined) {
+    const c = step.rollout.canary;
+    step.rollout = {
+      revision: o.desired.revision,
+      ...(c !== undefined && step.rollout.revision === o.desired.revision
+        ? { canary: { step: c.step, weight: c.weight } }
+        : {}),
+    };
+  }
   step.previewColor = o.colors[idle] !== undefined && runsDesired(o, o.colors[idle]) ? idle : undefined;
   step.phase = "Paused";
   step.message = `Rollout of revision ${o.desired.revision} paused; ${active} keeps serving`;

@@ -2,6 +2,7 @@
 import { LABEL_COLOR, LABEL_NAME } from "../api/labels.ts";
 import type { BlueGreenDeploymentStatus } from "../api/schema.ts";
 import { type ConditionInput, setConditions } from "./conditions.ts";
+import { routeSplit } from "./route.ts";
 import { iso, runsDesired, type Settings } from "./situation.ts";
 import type { Step } from "./step.ts";
 import { COLORS, type Decision, type Observed } from "./types.ts";
@@ -94,6 +95,7 @@ export function finish(o: Observed, s: Settings, now: number, step: Step): Decis
     ),
     rollout: step.rollout,
     history: step.history,
+    traffic: trafficOf(o),
     gates: step.gates,
     servingPods: o.pods.filter((p) => p.color === active).slice(0, 20),
   }) as BlueGreenDeploymentStatus;
@@ -113,6 +115,16 @@ export function finish(o: Observed, s: Settings, now: number, step: Step): Decis
   const next = step.requeueAt.filter((t) => t >= now);
   const requeueAfterMs = next.length > 0 ? Math.max(10, Math.min(...next) - now) : undefined;
   return { actions, requeueAfterMs };
+}
+
+/** The split the route shows now (the cluster's truth; the canary's target is in rollout.canary). */
+function trafficOf(o: Observed): BlueGreenDeploymentStatus["traffic"] {
+  if (o.route === undefined) return undefined;
+  const split = o.route.exists ? routeSplit(o.route) : undefined;
+  return {
+    httpRoute: o.route.name,
+    ...(split !== undefined ? { activeWeight: split.active, previewWeight: split.preview } : {}),
+  };
 }
 
 function compact<T extends Record<string, unknown>>(o: T): T {

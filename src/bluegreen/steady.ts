@@ -1,6 +1,7 @@
 /** Plans when no color is live yet (first deployment) and when the live color runs the desired revision. */
 
 import { runGatePoint } from "./gates/rollout-gates.ts";
+import { routeAllToActive, routeAtHome } from "./route.ts";
 import { iso, parseTime, readyAt, runsDesired, type Settings } from "./situation.ts";
 import { deadline, pointPreviewAt, recordSwitch, type Step, scaleLive } from "./step.ts";
 import { COLORS, type Color, type ColorState, type Observed, otherColor } from "./types.ts";
@@ -86,6 +87,17 @@ export function planSteady(o: Observed, s: Settings, now: number, active: Color,
   const allReady =
     live !== undefined && live.readyPods >= s.replicas && o.activeEndpoints[active] >= s.replicas;
   step.previewColor = undefined;
+  // After a canary's switch the route still sends everything through the preview Service (to this color):
+  // back to active 100 / preview 0 once the active Service's endpoints are this color's only, so no request
+  // changes its destination. (A switch back below moves the weights at once.)
+  const routeHome = o.route === undefined || !o.route.exists || routeAtHome(o.route);
+  if (
+    !routeHome &&
+    allReady &&
+    o.activeEndpoints[idle] === 0 &&
+    (o.previewService === undefined || o.previewService.selectorColor === active)
+  )
+    routeAllToActive(o, step, `the active Service's endpoints are ${active}'s only`);
 
   if (old !== undefined && old.replicas > 0) {
     if (!allReady) {
@@ -114,6 +126,7 @@ export function planSteady(o: Observed, s: Settings, now: number, active: Color,
           reason: "promoted color never became ready",
         });
         step.actions.push({ type: "MarkAborted", revision: o.desired.revision });
+        routeAllToActive(o, step, "switch back: promoted color never became ready");
         step.actions.push({
           type: "Event",
           eventType: "Warning",
@@ -147,6 +160,7 @@ export function planSteady(o: Observed, s: Settings, now: number, active: Color,
           color: idle,
           reason: "postPromotion gate failed",
         });
+        routeAllToActive(o, step, "switch back: postPromotion gate failed");
         step.actions.push({
           type: "Event",
           eventType: "Warning",

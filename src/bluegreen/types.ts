@@ -77,6 +77,31 @@ export interface Annotations {
   readonly abort: string | undefined;
   /** bluegreen.io/paused=true: an imperative pause that does not touch spec (GitOps-friendly). */
   readonly paused: boolean;
+  /** bluegreen.io/promote-step: `<revision>:<step>`, the one canary pause a person let go on. */
+  readonly promoteStep?: string | undefined;
+}
+
+/** One backendRef of the user's HTTPRoute that names the active or the preview Service. */
+export interface RouteBackend {
+  /** Its place in the route: spec.rules[rule].backendRefs[index] (the JSON patch's path). */
+  readonly rule: number;
+  readonly index: number;
+  readonly service: string;
+  readonly role: "active" | "preview";
+  /** Its weight as stored; `undefined`: not set (Gateway API's default, 1). */
+  readonly weight: number | undefined;
+}
+
+/** The HTTPRoute named in spec.trafficRouting.httpRoute, as observe found it. */
+export interface RouteState {
+  readonly name: string;
+  readonly exists: boolean;
+  /** Its backendRefs to our two Services, in route order; others are the user's and never touched. */
+  readonly backends: readonly RouteBackend[];
+  /** metadata.annotations exists (a JSON patch adds a key to it, or the whole map). */
+  readonly hasAnnotations: boolean;
+  /** Our bluegreen.io/weights-managed-by annotation names this BGD. */
+  readonly adopted: boolean;
 }
 
 export interface Desired {
@@ -107,6 +132,8 @@ export interface Observed {
   readonly previewService: ServiceState | undefined;
   readonly activeEndpoints: EndpointCounts;
   readonly previewEndpoints: EndpointCounts;
+  /** The HTTPRoute of spec.trafficRouting; `undefined` without one. */
+  readonly route?: RouteState;
   /** Names of the ready pods of each color (bounded), for status.servingPods. */
   readonly pods: ReadonlyArray<{
     readonly name: string;
@@ -186,6 +213,16 @@ export type Action =
   /** Gives an adopted Service its original selector back; then the finalizer goes. */
   | { readonly type: "HandBackService" }
   | { readonly type: "RemoveFinalizer" }
+  /** Marks the user's HTTPRoute as one whose weights we manage (an annotation; nothing else changes). */
+  | { readonly type: "AdoptRoute" }
+  /**
+   * One JSON patch of the weights of the route's backendRefs to our Services: `preview` percent to the
+   * preview Service, the rest to the active one. `test` ops pin each backendRef's name and weight as
+   * observed, so a concurrent edit of the route fails the write (a quiet re-plan) instead of being overwritten.
+   */
+  | { readonly type: "SetRouteWeights"; readonly preview: number; readonly reason: string }
+  /** On delete: all traffic to the active Service, our annotation removed. */
+  | { readonly type: "HandBackRoute" }
   /**
    * Role metadata (spec.strategy.activeMetadata / previewMetadata) on one pod: set on the pods of
    * the color in that role, removed from the others. Pods, not the template: a template change

@@ -28,6 +28,7 @@ import {
   renderDeployment,
   renderDeploymentRepair,
 } from "./render.ts";
+import { routeAdoptWrite, routeHandBackWrite, routeWeightsWrite } from "./route.ts";
 import { handBackWrite, serviceWrites } from "./services.ts";
 import { iso } from "./situation.ts";
 import { type Action, type Desired, type EventType, HANDBACK_FINALIZER, type Observed } from "./types.ts";
@@ -61,7 +62,12 @@ export type Request = Verb & {
    */
   readonly ownMetadata?: true;
   /** The caches must show this write before the key is planned again (the reconciler's expectations). */
-  readonly expect?: { readonly kind: "deployment" | "service"; readonly name: string };
+  readonly expect?: { readonly kind: "deployment" | "service" | "httproute"; readonly name: string };
+  /**
+   * A JSON patch whose `test` ops pin what the plan saw: the API server refuses it (422) when someone
+   * changed those values meanwhile, which is a conflict to re-plan from, not an invalid object.
+   */
+  readonly testOps?: true;
   readonly followUp?: FollowUp;
 };
 
@@ -274,6 +280,26 @@ export function renderAction(o: Observed, ctx: RenderContext, a: Action): Write 
         what: "handing the adopted Service its original selector back",
         log: true,
         requests: [handBackWrite(o, owner)],
+      };
+    case "AdoptRoute":
+      return {
+        what: `marking HTTPRoute ${o.route?.name} as routed by this BlueGreenDeployment`,
+        log: true,
+        requests: [routeAdoptWrite(o)],
+      };
+    case "SetRouteWeights":
+      return {
+        what: `setting HTTPRoute ${o.route?.name} weights to active ${100 - a.preview}, preview ${a.preview}`,
+        log: true,
+        requests: [routeWeightsWrite(o, a.preview, true)],
+      };
+    case "HandBackRoute":
+      return {
+        what: `handing HTTPRoute ${o.route?.name} back (all traffic to the active Service)`,
+        log: true,
+        // A route deleted meanwhile needs nothing back.
+        tolerate: "NotFound",
+        requests: [routeHandBackWrite(o)],
       };
     case "PatchPodMetadata":
       return {

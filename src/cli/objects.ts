@@ -79,6 +79,10 @@ export interface BgdView {
   readonly abortOnProgressDeadline: boolean;
   readonly activeServiceName: string;
   readonly previewServiceName: string | undefined;
+  /** spec.trafficRouting.httpRoute.name. */
+  readonly httpRoute: string | undefined;
+  /** spec.strategy.canary.steps, as written. */
+  readonly canarySteps: readonly CanaryStepView[];
   readonly status: {
     readonly observedGeneration: number | undefined;
     readonly phase: string | undefined;
@@ -95,8 +99,46 @@ export interface BgdView {
     readonly gates: readonly GateView[];
     readonly rolloutRevision: string | undefined;
     readonly rolloutStartedAt: string | undefined;
+    /** status.rollout.canary: the step in progress (0-based) and its weight. */
+    readonly canary: { readonly step: number; readonly weight: number } | undefined;
+    /** status.traffic: the weights the route shows now. */
+    readonly traffic: { readonly activeWeight: number; readonly previewWeight: number } | undefined;
   };
 }
+
+export interface CanaryStepView {
+  readonly setWeight?: number;
+  /** A pause; `durationSeconds` undefined: until promoted. */
+  readonly pause?: { readonly durationSeconds: number | undefined };
+}
+
+/** "HTTPRoute shop: active 90 / preview 10", from status.traffic; undefined without a route. */
+export function routeText(b: BgdView): string | undefined {
+  if (b.httpRoute === undefined) return undefined;
+  const t = b.status.traffic;
+  const split = t === undefined ? "weights unknown" : `active ${t.activeWeight} / preview ${t.previewWeight}`;
+  return `HTTPRoute ${b.httpRoute}: ${split}`;
+}
+
+/** "step 2/4 (pause until promoted), weight 10%", from status.rollout.canary; undefined outside a canary. */
+export function canaryText(b: BgdView): string | undefined {
+  const c = b.status.canary;
+  const n = b.canarySteps.length;
+  if (c === undefined || n === 0) return undefined;
+  return c.step >= n
+    ? `steps done (${n}/${n}) at weight ${c.weight}%; next: the switch`
+    : `step ${c.step + 1}/${n} (${describeStep(b.canarySteps[c.step])}), weight ${c.weight}%`;
+}
+
+/** A step in words: "weight 10%", "pause 60s", "pause until promoted". */
+export const describeStep = (s: CanaryStepView | undefined): string =>
+  s === undefined
+    ? "switch"
+    : s.setWeight !== undefined
+      ? `weight ${s.setWeight}%`
+      : s.pause?.durationSeconds !== undefined
+        ? `pause ${s.pause.durationSeconds}s`
+        : "pause until promoted";
 
 /** What the spec asks to run, computed with the operator's own functions so both agree on the revision. */
 function desiredOf(raw: unknown): { revision: string | undefined; image: string | undefined } {
@@ -139,6 +181,13 @@ export function bgdView(raw: unknown): BgdView {
       preview.enabled === false
         ? undefined
         : previewServiceName(name, { preview: { serviceName: str(preview.serviceName) } }),
+    httpRoute: str(rec(rec(spec.trafficRouting).httpRoute).name),
+    canarySteps: arr(rec(strategy.canary).steps).map((x) => {
+      const step = rec(x);
+      const weight = num(step.setWeight);
+      if (weight !== undefined) return { setWeight: weight };
+      return { pause: { durationSeconds: num(rec(step.pause).durationSeconds) } };
+    }),
     status: {
       observedGeneration: num(st.observedGeneration),
       phase: str(st.phase),
@@ -190,6 +239,18 @@ export function bgdView(raw: unknown): BgdView {
       }),
       rolloutRevision: str(rec(st.rollout).revision),
       rolloutStartedAt: str(rec(st.rollout).startedAt),
+      canary: (() => {
+        const c = rec(rec(st.rollout).canary);
+        const step = num(c.step);
+        const weight = num(c.weight);
+        return step !== undefined && weight !== undefined ? { step, weight } : undefined;
+      })(),
+      traffic: (() => {
+        const t = rec(st.traffic);
+        const a = num(t.activeWeight);
+        const p = num(t.previewWeight);
+        return a !== undefined && p !== undefined ? { activeWeight: a, previewWeight: p } : undefined;
+      })(),
     },
   };
 }

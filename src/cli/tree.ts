@@ -9,6 +9,7 @@ import {
   type BgdView,
   bgdView,
   type Color,
+  canaryText,
   condition,
   type DeploymentView,
   deploymentView,
@@ -17,6 +18,7 @@ import {
   pausedByAnnotation,
   podView,
   promoteAnnotation,
+  routeText,
   type Snapshot,
   serviceView,
   statusIsCurrent,
@@ -104,6 +106,10 @@ function summary(b: BgdView, deployments: readonly DeploymentView[], o: RenderOp
   if (b.desiredRevision !== undefined && !revisions.some((r) => r.startsWith(b.desiredRevision ?? "")))
     revisions.push(`${b.desiredRevision} ${b.desiredImage ?? ""} (desired)`);
   if (revisions.length > 0) pairs.push(["Revisions", revisions.join(" · ")]);
+  const traffic = routeText(b);
+  if (traffic !== undefined) pairs.push(["Traffic", traffic]);
+  const canary = canaryText(b);
+  if (canary !== undefined) pairs.push(["Canary", canary]);
 
   const warnings: string[] = [];
   if (!statusIsCurrent(b)) {

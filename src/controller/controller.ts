@@ -4,7 +4,7 @@
  */
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, PLURAL } from "../api/labels.ts";
+import { HTTPROUTE_API, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, PLURAL } from "../api/labels.ts";
 import type { GateWork } from "../bluegreen/gates/plan-gates.ts";
 import { CONFIGMAP_NAME } from "../bluegreen/notify/payload.ts";
 import type { Informer, KubeObject } from "../kube/informer.ts";
@@ -15,7 +15,7 @@ import { readJobLogTail } from "./gates/job-log.ts";
 import { measurement } from "./gates/measure.ts";
 import { GateRunner, type Measured } from "./gates/runner.ts";
 import { Notifier, type NotifierOptions } from "./notify/notifier.ts";
-import type { Caches, DeploymentObj, EndpointSliceObj, PodObj, ServiceObj } from "./observe.ts";
+import type { Caches, DeploymentObj, EndpointSliceObj, HTTPRouteObj, PodObj, ServiceObj } from "./observe.ts";
 import { makeReconciler } from "./reconciler.ts";
 import { ScopedInformers } from "./scoped-informers.ts";
 import {
@@ -23,6 +23,7 @@ import {
   slimConfigMap,
   slimDeployment,
   slimEndpointSlice,
+  slimHTTPRoute,
   slimJob,
   slimPod,
   slimService,
@@ -89,6 +90,7 @@ export class BlueGreenController {
   readonly #pods: ScopedInformers<PodObj & KubeObject>;
   readonly #jobs: ScopedInformers<KubeObject>;
   readonly #configMaps: ScopedInformers<KubeObject>;
+  readonly #routes: ScopedInformers<HTTPRouteObj & KubeObject>;
   readonly notifier: Notifier;
   /** Gate measurements, off the reconcile path; `inFlight` feeds the gate metrics. */
   readonly gates: GateRunner;
@@ -166,6 +168,19 @@ export class BlueGreenController {
       log,
       `metadata.name=${CONFIGMAP_NAME}`,
     );
+    // The users' HTTPRoutes (spec.trafficRouting): every one in scope, as they carry no label of ours. The
+    // Gateway API may not be installed: then the list answers 404, the cache stays empty (a BGD naming a
+    // route is Degraded: not found) and the list is tried again, so installing the CRDs later needs no restart.
+    this.#routes = new ScopedInformers(
+      client,
+      namespaces,
+      (n) => `/apis/${HTTPROUTE_API}${ns(n)}/httproutes`,
+      undefined,
+      slimHTTPRoute,
+      log,
+      undefined,
+      true,
+    );
     this.notifier = new Notifier({
       client,
       configMap: (n) =>
@@ -230,6 +245,18 @@ export class BlueGreenController {
         if (b.metadata?.namespace === m.namespace && b.spec?.service?.name === m.name) enqueueSelf(bgd);
       }
     });
+    this.#routes.on((route) => {
+      const m = route.metadata;
+      if (m?.namespace === undefined) return;
+      for (const bgd of this.#bgds.list()) {
+        const b = bgd as {
+          metadata?: { namespace?: string };
+          spec?: { trafficRouting?: { httpRoute?: { name?: string } } };
+        };
+        if (b.metadata?.namespace === m.namespace && b.spec?.trafficRouting?.httpRoute?.name === m.name)
+          enqueueSelf(bgd);
+      }
+    });
     this.#slices.on(enqueueOwner);
     this.#pods.on(enqueueOwner);
     this.#jobs.on(enqueueOwner);
@@ -262,6 +289,7 @@ export class BlueGreenController {
       podsOf: (n, bgd) => this.#pods.byLabel(n, LABEL_NAME, bgd),
       endpointSlicesOf: (n, svc) => this.#slices.byLabel(n, "kubernetes.io/service-name", svc),
       jobsOf: (n, bgd) => this.#jobs.byLabel(n, LABEL_NAME, bgd),
+      httpRoute: (n, name) => this.#routes.get(n, name),
       gateResult: (id) => this.gates.result(id),
     };
   }
@@ -275,6 +303,7 @@ export class BlueGreenController {
       ...this.#pods.informers,
       ...this.#jobs.informers,
       ...this.#configMaps.informers,
+      ...this.#routes.informers,
     ] as Informer<KubeObject>[];
   }
 

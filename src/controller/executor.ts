@@ -47,7 +47,7 @@ export interface ExecuteContext {
 }
 
 export interface Written {
-  readonly kind: "deployment" | "service";
+  readonly kind: "deployment" | "service" | "httproute";
   readonly name: string;
   readonly resourceVersion: string;
 }
@@ -91,8 +91,9 @@ export async function execute(
   };
   for (const a of actions) {
     const w = a.write;
+    let r: Request | undefined;
     try {
-      for (const r of w.requests) await send(r);
+      for (r of w.requests) await send(r);
       if (w.log) ctx.log?.(capitalize(w.what), { reason: "reason" in a ? a.reason : undefined });
     } catch (err) {
       if (w.tolerate === "Any") continue;
@@ -101,6 +102,8 @@ export async function execute(
         if (err.code === 409 && err.reason === "AlreadyExists" && w.tolerate === "AlreadyExists") continue;
         if (err.code === 409) throw new ConflictError(`${what}: ${err.message}`);
         if (err.code === 404 && w.tolerate === "NotFound") continue;
+        // A failed `test` op: the object changed since the plan looked (the API server says 422).
+        if (err.code === 422 && r?.testOps === true) throw new ConflictError(`${what}: ${err.message}`);
         if (err.code === 422 || err.code === 400) throw new PermanentError(`${what}: ${err.message}`, err);
       }
       throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -15,6 +15,7 @@ import {
   ANNOTATION_ABORT,
   ANNOTATION_PAUSED,
   ANNOTATION_PROMOTE,
+  ANNOTATION_PROMOTE_STEP,
   ANNOTATION_SCALE_DOWN_AT,
   ANNOTATION_SPEC_HASH,
   ANNOTATION_TEMPLATE,
@@ -39,8 +40,11 @@ import {
   type Observed,
   type PodTemplate,
 } from "../bluegreen/types.ts";
+import { type HTTPRouteObj, routeState } from "./observe-route.ts";
 
 /** The shapes we read from cached objects (plain JSON as the API returns it). */
+export type { HTTPRouteObj };
+
 export interface KObject {
   readonly metadata?: {
     readonly name?: string;
@@ -99,6 +103,8 @@ export interface Caches {
   podsOf(namespace: string, bgd: string): readonly PodObj[];
   /** EndpointSlices labelled kubernetes.io/service-name=<service>. */
   endpointSlicesOf(namespace: string, service: string): readonly EndpointSliceObj[];
+  /** An HTTPRoute by name; absent where no HTTPRoute informer runs (then a named route reads as missing). */
+  httpRoute?(namespace: string, name: string): HTTPRouteObj | undefined;
   /** Jobs labelled bluegreen.io/name=<bgd> (gate checks); absent where no Job informer runs. */
   jobsOf?(namespace: string, bgd: string): readonly KObject[];
   /** A finished gate measurement the gate runner holds (not a cache, but read the same way: no I/O). */
@@ -243,6 +249,7 @@ export function observe(raw: unknown, caches: Caches): Observation {
       promote: annotations[ANNOTATION_PROMOTE],
       abort: annotations[ANNOTATION_ABORT],
       paused: annotations[ANNOTATION_PAUSED] === "true",
+      promoteStep: annotations[ANNOTATION_PROMOTE_STEP],
     },
     deleting: meta.deletionTimestamp !== undefined,
     finalizers: (meta as { finalizers?: readonly string[] }).finalizers ?? [],
@@ -266,6 +273,17 @@ export function observe(raw: unknown, caches: Caches): Observation {
     previewEndpoints: previewEnabled
       ? endpointCounts(caches.endpointSlicesOf(owner.namespace, previewName), podColor)
       : { blue: 0, green: 0 },
+    ...(spec.trafficRouting !== undefined
+      ? {
+          route: routeState(
+            spec.trafficRouting.httpRoute.name,
+            caches.httpRoute?.(owner.namespace, spec.trafficRouting.httpRoute.name),
+            owner.name,
+            owner.namespace,
+            { active: activeName, preview: previewName },
+          ),
+        }
+      : {}),
     ...(spec.strategy?.activeMetadata !== undefined || spec.strategy?.previewMetadata !== undefined
       ? {
           podMetadata: pods

@@ -80,7 +80,9 @@ export function makeReconciler(deps: ReconcilerDeps) {
       const cached =
         e.kind === "deployment"
           ? deps.caches.deployment(namespace, e.name)
-          : deps.caches.service(namespace, e.name);
+          : e.kind === "service"
+            ? deps.caches.service(namespace, e.name)
+            : deps.caches.httpRoute?.(namespace, e.name);
       return !cacheCaughtUp(cached?.metadata?.resourceVersion, e.resourceVersion);
     });
     if (left.length === 0) expectations.delete(key);

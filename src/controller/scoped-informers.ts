@@ -20,6 +20,7 @@ export class ScopedInformers<T extends KubeObject> {
     transform: (obj: KubeObject) => KubeObject,
     log: Logger,
     fieldSelector?: string,
+    optional = false,
   ) {
     const make = (ns: string | undefined) =>
       new Informer<T>({
@@ -28,6 +29,7 @@ export class ScopedInformers<T extends KubeObject> {
         ...(labelSelector !== undefined ? { labelSelector } : {}),
         ...(fieldSelector !== undefined ? { fieldSelector } : {}),
         transform,
+        optional,
         log: log.child({ informer: collection(ns) }),
       });
     if (namespaces.length === 0) {

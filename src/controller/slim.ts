@@ -79,6 +79,22 @@ export function slimService(o: KubeObject): KubeObject {
   } as KubeObject;
 }
 
+/** An HTTPRoute: identity, annotations, and its rules' backendRefs (the weights we manage) only. */
+export function slimHTTPRoute(o: KubeObject): KubeObject {
+  const spec = (o as Json).spec;
+  const rules = isRecord(spec) && Array.isArray(spec.rules) ? (spec.rules as unknown[]) : [];
+  return {
+    metadata: meta(o, LAST_APPLIED),
+    spec: {
+      rules: rules.map((r) => ({
+        backendRefs: (isRecord(r) && Array.isArray(r.backendRefs) ? (r.backendRefs as unknown[]) : []).map(
+          (b) => pick(b, ["group", "kind", "name", "namespace", "weight"]),
+        ),
+      })),
+    },
+  } as KubeObject;
+}
+
 /** A gate's Job whole but for `managedFields`: the gate reads its conditions and counts (gates/job.ts). */
 export function slimJob(o: KubeObject): KubeObject {
   return { ...(o as Json), metadata: meta(o) } as KubeObject;

@@ -6,7 +6,7 @@
  * exponential backoff while the apiserver is unreachable. Quiet periods need no traffic: the watch
  * has no client idle timeout, and the server ends it after a randomized `timeoutSeconds`.
  */
-import { isGone } from "./api-errors.ts";
+import { ApiError, isGone } from "./api-errors.ts";
 import type { ListWatcher, Query, WatchEvent } from "./kube.ts";
 import {
   deepFreeze,
@@ -49,7 +49,11 @@ export interface InformerOptions {
    * `metadata.name`, `namespace`, `resourceVersion` and any label `byLabel` is asked for.
    */
   readonly transform?: (obj: KubeObject) => KubeObject;
+  /** A type that may not be served (a CRD not installed): a 404 list is an empty synced cache, retried every maxMs. */
+  readonly optional?: boolean;
 }
+
+class NotServed extends Error {}
 
 export class Informer<T extends KubeObject> {
   readonly #opts: InformerOptions;
@@ -66,6 +70,7 @@ export class Informer<T extends KubeObject> {
   #running: Promise<void> | undefined;
   #resourceVersion = "";
   #synced = false;
+  #notServed = false;
   /** Events (bookmarks included) the current watch has delivered. */
   #delivered = 0;
 
@@ -199,6 +204,12 @@ export class Informer<T extends KubeObject> {
         if (signal.aborted) break;
         // A watch that delivered events was healthy until now: this failure starts a new series.
         if (this.#delivered > 0) delay = initial;
+        if (err instanceof NotServed) {
+          if (!this.#notServed) log?.info({ path: err.message }, "Resource type not served; will list again");
+          this.#notServed = true;
+          await sleep(max, signal);
+          continue;
+        }
         if (isGone(err) && !listing) {
           log?.info(
             { path: this.#opts.path, resourceVersion: this.#resourceVersion },
@@ -228,7 +239,13 @@ export class Informer<T extends KubeObject> {
     const { path, labelSelector, fieldSelector } = this.#opts;
     const base: Query = { labelSelector, fieldSelector, limit: this.#opts.pageSize ?? 500 };
     const fresh = new Map<string, T>();
-    let page = await this.#opts.source.list(path, base, signal);
+    let page = await this.#opts.source.list(path, base, signal).catch((err: unknown) => {
+      if (this.#opts.optional !== true || !(err instanceof ApiError) || err.code !== 404) throw err;
+      for (const change of diffRelist(this.#items, new Map())) this.#apply(change);
+      this.#markSynced();
+      throw new NotServed(path);
+    });
+    this.#notServed = false;
     const resourceVersion = page.resourceVersion;
     for (;;) {
       for (const item of page.items) {
@@ -251,11 +268,14 @@ export class Informer<T extends KubeObject> {
       { path, resourceVersion, items: fresh.size, changes: changes.length },
       "Listed resource",
     );
-    if (!this.#synced) {
-      this.#synced = true;
-      for (const w of this.#syncWaiters) w.resolve();
-      this.#syncWaiters = [];
-    }
+    this.#markSynced();
+  }
+
+  #markSynced(): void {
+    if (this.#synced) return;
+    this.#synced = true;
+    for (const w of this.#syncWaiters) w.resolve();
+    this.#syncWaiters = [];
   }
 
   /** One watch request, from the last resourceVersion, until the server or the network ends it. */

@@ -5,6 +5,7 @@
  * - the writes executor.ts sends (rendered in bluegreen/writes.ts): server-side apply and merge
  *   patches of Deployments and Services, a merge patch of a BGD's annotations (abort), a PUT of its
  *   status, Events;
+ * - traffic routing (spec.trafficRouting): list+watch of HTTPRoutes and a JSON patch of their weights;
  * - gates (controller/controller.ts): list+watch and create of Jobs, get of the Secrets http checks name,
  *   get of pods/log for a failed Job's log tail (controller/gates/job-log.ts);
  * - notifications (controller/notify/notifier.ts): list+watch of the ConfigMap bluegreen-notifications (by
@@ -38,6 +39,8 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
   // patch: role metadata (spec.strategy.activeMetadata/previewMetadata) on the pods of a color.
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
+  // spec.trafficRouting: the user's HTTPRoute, read from the cache (never a get) and its weights patched.
+  { apiGroups: ["gateway.networking.k8s.io"], resources: ["httproutes"], verbs: ["list", "watch", "patch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create"] },
   // Gates: the Jobs of job checks (created once per revision, watched until they finish) and the Secrets
   // an http check names for its headers — get only: a Secret is read by the name the BGD gives, never listed.

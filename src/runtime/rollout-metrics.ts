@@ -18,6 +18,10 @@ interface StatusView {
   readonly activeColor: string | undefined;
   readonly activeRevision: string | undefined;
   readonly rolloutStartedAt: number | undefined;
+  /** status.traffic.previewWeight as a share of the route's weights (percent); undefined without a route. */
+  readonly canaryWeight: number | undefined;
+  /** status.rollout.canary.step: the canary step in progress (0-based). */
+  readonly canaryStep: number | undefined;
   readonly history: readonly { readonly revision: string; readonly promotedAt: number | undefined }[];
 }
 
@@ -29,6 +33,13 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v !== 
 const time = (v: unknown): number | undefined => {
   const t = typeof v === "string" ? Date.parse(v) : Number.NaN;
   return Number.isNaN(t) ? undefined : t;
+};
+
+const shareOf = (t: unknown): number | undefined => {
+  if (!isRecord(t) || typeof t.activeWeight !== "number" || typeof t.previewWeight !== "number")
+    return undefined;
+  const total = t.activeWeight + t.previewWeight;
+  return total === 0 ? 0 : Math.round((100 * t.previewWeight) / total);
 };
 
 /** The parts of a BGD's status the metrics read; anything malformed reads as absent. */
@@ -43,6 +54,9 @@ export function statusView(obj: Readonly<KubeObject>): StatusView {
     activeColor: str(status.activeColor),
     activeRevision: str(status.activeRevision),
     rolloutStartedAt: time(rollout.startedAt),
+    canaryWeight: shareOf(status.traffic),
+    canaryStep:
+      isRecord(rollout.canary) && typeof rollout.canary.step === "number" ? rollout.canary.step : undefined,
     history: history.filter(isRecord).flatMap((h) => {
       const revision = str(h.revision);
       return revision === undefined ? [] : [{ revision, promotedAt: time(h.promotedAt) }];
@@ -133,6 +147,34 @@ export class RolloutMetrics {
           const l = labelsOf(bgd);
           const color = statusView(bgd).activeColor;
           if (l !== undefined && color !== undefined) this.set({ ...l, color }, 1);
+        }
+      },
+    });
+    new Gauge({
+      name: "bluegreen_canary_weight",
+      help: "Percent of the HTTPRoute's requests the route sends to the preview Service (the new color during canary steps), from status.traffic; absent without spec.trafficRouting.",
+      labelNames: ["namespace", "name"],
+      registers,
+      collect() {
+        this.reset();
+        for (const bgd of list()) {
+          const l = labelsOf(bgd);
+          const w = statusView(bgd).canaryWeight;
+          if (l !== undefined && w !== undefined) this.set(l, w);
+        }
+      },
+    });
+    new Gauge({
+      name: "bluegreen_canary_step",
+      help: "The canary step in progress (1-based, status.rollout.canary.step + 1); absent outside canary steps.",
+      labelNames: ["namespace", "name"],
+      registers,
+      collect() {
+        this.reset();
+        for (const bgd of list()) {
+          const l = labelsOf(bgd);
+          const st = statusView(bgd).canaryStep;
+          if (l !== undefined && st !== undefined) this.set(l, st + 1);
         }
       },
     });

@@ -20,12 +20,14 @@ import {
   type BgdView,
   bgdView,
   COLORS,
+  canaryText,
   deploymentView,
   eventView,
   isColor,
   type Json,
   podView,
   rec,
+  routeText,
   str,
   strMap,
 } from "../cli/objects.ts";
@@ -60,6 +62,7 @@ export function bgdRow(raw: unknown): BgdRow {
     ready: b.status.ready ?? "-",
     replicas: b.replicas,
     createdAt: b.creationTimestamp,
+    traffic: [routeText(b), canaryText(b)].filter((t) => t !== undefined).join(" · ") || undefined,
   };
 }
 
@@ -104,11 +107,12 @@ export function actionsFor(
     (rev) =>
       `Roll back without editing the spec: live revision ${rev} is aborted; traffic switches back to ${keep.to?.color ?? "?"} (revision ${keep.to?.revision ?? "?"}, still warm) and stays until the spec moves on`,
   );
+  const promoteVerdict = decidePromote(b);
   const all: Record<ActionName, ActionView> = {
-    promote: fromVerdict(
-      decidePromote(b),
-      (rev) =>
-        `Approve revision ${rev} (${b.status.previewImage ?? "?"}): traffic switches from ${active} to ${b.status.previewColor ?? "the preview color"}`,
+    promote: fromVerdict(promoteVerdict, (rev) =>
+      promoteVerdict.kind === "write" && promoteVerdict.step !== undefined
+        ? `Let canary step ${promoteVerdict.step + 1}/${b.canarySteps.length} of revision ${rev} go on`
+        : `Approve revision ${rev} (${b.status.previewImage ?? "?"}): traffic switches from ${active} to ${b.status.previewColor ?? "the preview color"}`,
     ),
     abort: fromVerdict(
       decideAbort(b, ns),

@@ -37,6 +37,8 @@ export interface BgdRow {
   readonly ready: string;
   readonly replicas: number;
   readonly createdAt: string | undefined;
+  /** The HTTPRoute's split and the canary step, in words (spec.trafficRouting); undefined without a route. */
+  readonly traffic?: string | undefined;
 }
 
 export interface PodRow {

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { customResourceDefinition } from "../../src/api/crd.ts";
 import { parseBlueGreenDeployment } from "../../src/api/defaults.ts";
 import * as R from "../../src/api/rules.ts";
+import * as T from "../../src/api/traffic.ts";
 import { badGates, goodGates } from "./support/gate-cases.ts";
 import { BAD_IMAGES, GOOD_IMAGES } from "./support/images.ts";
 
@@ -45,6 +46,8 @@ function merged(target: unknown, patch: unknown): unknown {
 const patched = (base: Obj, patch: Obj): Obj => merged(base, patch) as Obj;
 const withLabels = (labels: Obj): Obj => ({ spec: { template: { metadata: { labels } } } });
 const containers = (...cs: Obj[]): Obj => ({ spec: { template: { spec: { containers: cs } } } });
+
+const ROUTE = { trafficRouting: { httpRoute: { name: "web" } } };
 
 /** [what is wrong, the object, the rule that must refuse it] */
 const cases: [string, Obj, R.CelRule][] = [
@@ -225,6 +228,38 @@ const cases: [string, Obj, R.CelRule][] = [
     patched(shorthand(), { spec: { strategy: { previewMetadata: { labels: { app: "web-preview" } } } } }),
     R.PREVIEW_METADATA_KEEPS_SELECTOR,
   ],
+  [
+    "canary steps without a route",
+    patched(shorthand(), { spec: { strategy: { canary: { steps: [{ setWeight: 10 }] } } } }),
+    T.CANARY_NEEDS_ROUTE,
+  ],
+  [
+    "a canary step with both a weight and a pause",
+    patched(shorthand(), {
+      spec: { ...ROUTE, strategy: { canary: { steps: [{ setWeight: 10, pause: {} }] } } },
+    }),
+    T.STEP_HAS_ONE_KIND,
+  ],
+  [
+    "a canary step with neither",
+    patched(shorthand(), { spec: { ...ROUTE, strategy: { canary: { steps: [{}] } } } }),
+    T.STEP_HAS_ONE_KIND,
+  ],
+  [
+    "a route in another namespace",
+    patched(shorthand(), { spec: { trafficRouting: { httpRoute: { name: "web", namespace: "edge" } } } }),
+    T.ROUTE_IN_OWN_NAMESPACE,
+  ],
+  [
+    "an invalid route name",
+    patched(shorthand(), { spec: { trafficRouting: { httpRoute: { name: "Web_Route" } } } }),
+    T.ROUTE_NAME_IS_DNS1123,
+  ],
+  [
+    "a route with the preview Service disabled",
+    patched(shorthand(), { spec: { ...ROUTE, preview: { enabled: false } } }),
+    T.ROUTE_NEEDS_PREVIEW,
+  ],
   ...badGates.map(([what, gates, rule]): [string, Obj, R.CelRule] => [
     `gates with ${what}`,
     patched(shorthand(), { spec: { gates } }),
@@ -287,6 +322,19 @@ describe("the rules accept what is right", () => {
         spec: { strategy: { activeMetadata: { labels: { role: "live", "example.com/x": "" } } } },
       }),
     ],
+    [
+      "canary steps through a route",
+      patched(shorthand(), {
+        spec: {
+          ...ROUTE,
+          strategy: {
+            canary: {
+              steps: [{ setWeight: 0 }, { pause: {} }, { setWeight: 100 }, { pause: { durationSeconds: 0 } }],
+            },
+          },
+        },
+      }),
+    ],
     ...GOOD_IMAGES.map((image): [string, Obj] => [
       `the container image ${image}`,
       patched(full(), containers({ name: "web", image }, { name: "side", image: "web" })),
@@ -304,6 +352,18 @@ describe("the rules accept what is right", () => {
     it(`accepts ${what}`, () => {
       const r = parseBlueGreenDeployment(obj);
       assert.ok(r.ok, r.ok ? "" : r.message);
+    });
+  }
+});
+
+describe("weights outside 0-100", () => {
+  for (const w of [-1, 101]) {
+    it(`refuses setWeight ${w} (the schema's minimum and maximum)`, () => {
+      const r = parseBlueGreenDeployment(
+        patched(shorthand(), { spec: { ...ROUTE, strategy: { canary: { steps: [{ setWeight: w }] } } } }),
+      );
+      assert.equal(r.ok, false);
+      if (!r.ok) assert.match(r.message, /setWeight/);
     });
   }
 });

@@ -145,4 +145,38 @@ describe("execute", () => {
     const strict: PlannedAction = { ...event, write };
     await assert.rejects(execute(ctx(refused, "1"), [strict]), PermanentError);
   });
+
+  it("takes a 422 on a JSON patch with test ops (the route changed since the plan) as a conflict, not a refusal", async () => {
+    const routeWrite: PlannedAction = {
+      type: "SetRouteWeights",
+      preview: 10,
+      reason: "canary step 1/2",
+      write: {
+        what: "setting HTTPRoute web weights",
+        log: true,
+        requests: [
+          {
+            verb: "patch",
+            patchType: "json",
+            path: "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/web",
+            body: [{ op: "test", path: "/spec/rules/0/backendRefs/1/weight", value: 0 }],
+            testOps: true,
+          },
+        ],
+      },
+    };
+    const moved = new MemoryApi();
+    moved.patch = () =>
+      Promise.reject(
+        new ApiError("PATCH", "/x", 422, {
+          message: "testing value /spec/rules/0/backendRefs/1/weight failed",
+        }),
+      );
+    await assert.rejects(execute(ctx(moved, "1"), [routeWrite]), ConflictError);
+    const request = routeWrite.write.requests[0];
+    assert.ok(request !== undefined);
+    const { testOps: _t, ...plain } = request;
+    const strict: PlannedAction = { ...routeWrite, write: { ...routeWrite.write, requests: [plain] } };
+    await assert.rejects(execute(ctx(moved, "1"), [strict]), PermanentError);
+  });
 });

@@ -194,6 +194,40 @@ describe("Informer", () => {
     await inf.stop();
   });
 
+  it("an optional type that is not served (404: no CRD) is an empty synced cache, listed again until it is", async () => {
+    const src = new ScriptedSource();
+    const notFound = () => {
+      throw new ApiError("GET", "/apis/gateway.networking.k8s.io/v1/httproutes", 404, { reason: "NotFound" });
+    };
+    src.listAnswers.push(notFound, notFound, page([cm("route", 5)], "10"));
+    const inf = new Informer<ConfigMap>({
+      source: src,
+      path: "/apis/gateway.networking.k8s.io/v1/httproutes",
+      backoff: fastBackoff,
+      optional: true,
+    });
+    const seen = recorder(inf);
+    inf.start();
+    await inf.waitForSync();
+    assert.equal(inf.list().length, 0);
+    await until("the type served at the third list", () => inf.list().length === 1);
+    assert.deepEqual(seen, ["add route@5"]);
+    assert.equal(src.lists.length, 3);
+    await inf.stop();
+  });
+
+  it("a 404 on a type that is not optional stays a failure: not synced", async () => {
+    const src = new ScriptedSource();
+    src.listAnswers.push(() => {
+      throw new ApiError("GET", "/api/v1/configmaps", 404, { reason: "NotFound" });
+    });
+    const inf = new Informer<ConfigMap>({ source: src, path: "/api/v1/configmaps", backoff: fastBackoff });
+    inf.start();
+    await until("a list retried after the 404", () => src.lists.length >= 2);
+    assert.equal(inf.hasSynced(), false);
+    await inf.stop();
+  });
+
   it("keeps retrying a failing list until the apiserver answers", async () => {
     const src = new ScriptedSource();
     const down = () => {

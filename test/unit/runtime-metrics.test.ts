@@ -83,6 +83,8 @@ describe("rollout transitions", () => {
       activeColor: undefined,
       activeRevision: undefined,
       rolloutStartedAt: undefined,
+      canaryWeight: undefined,
+      canaryStep: undefined,
       history: [],
     });
   });

@@ -54,6 +54,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [pods]
   verbs: [list, watch, patch]
+# spec.trafficRouting: the user's HTTPRoute, read from the cache (no get) and its backendRef weights
+# patched (JSON patch with test ops). Granted even where the Gateway API is not installed: then the list
+# answers 404 and the operator runs without routes.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [list, watch, patch]
 # Kubernetes Events on each BlueGreenDeployment.
 - apiGroups: [""]
   resources: [events]

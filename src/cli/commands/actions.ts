@@ -4,7 +4,12 @@
  * `kubectl annotate` (retry of Inconclusive gate checks: a conditional JSON patch of status.gates instead). The decisions are pure (`decide*`), so the dashboard shows the same reasons on its
  * disabled buttons that the plugin prints, and acts through these same functions.
  */
-import { ANNOTATION_ABORT, ANNOTATION_PAUSED, ANNOTATION_PROMOTE } from "../../api/labels.ts";
+import {
+  ANNOTATION_ABORT,
+  ANNOTATION_PAUSED,
+  ANNOTATION_PROMOTE,
+  ANNOTATION_PROMOTE_STEP,
+} from "../../api/labels.ts";
 import { colorDeployments, getBgdView } from "../fetch.ts";
 import { annotate, forgetInconclusiveGates } from "../mutate.ts";
 import {
@@ -12,6 +17,7 @@ import {
   type BgdView,
   type DeploymentView,
   deploymentView,
+  describeStep,
   pausedByAnnotation,
   promoteAnnotation,
   statusIsCurrent,
@@ -25,7 +31,12 @@ export const ref = (name: string): string => `bluegreendeployment.bluegreen.io/$
  * is already done, or refuse with the reason. Messages carry no "error: " prefix.
  */
 export type Verdict =
-  | { readonly kind: "write"; readonly revision: string | undefined }
+  | {
+      readonly kind: "write";
+      readonly revision: string | undefined;
+      /** promote: the canary pause (0-based step) this approval lets go on, rather than the switch. */
+      readonly step?: number;
+    }
   | { readonly kind: "done"; readonly message: string }
   | { readonly kind: "refuse"; readonly message: string };
 
@@ -67,6 +78,15 @@ export function decidePromote(b: BgdView, expected?: string): Verdict {
         ? `; it is paused: resume it first (kubectl bluegreen resume ${b.name})`
         : "";
     return refuse(`nothing awaits promotion: ${b.name} is ${describePhase(b)}${why}`);
+  }
+  // A canary holding at a pause without a duration: this promote lets that one step go on (the switch after
+  // the last step is approved by a promote of its own).
+  const c = b.status.canary;
+  const at = c !== undefined ? b.canarySteps[c.step] : undefined;
+  if (c !== undefined && at?.pause !== undefined && at.pause.durationSeconds === undefined) {
+    if (b.annotations[ANNOTATION_PROMOTE_STEP] === `${rev}:${c.step}`)
+      return done(`${ref(b.name)} canary step ${c.step + 1} of revision ${rev} is already promoted`);
+    return { kind: "write", revision: rev, step: c.step };
   }
   return write(rev);
 }
@@ -176,10 +196,10 @@ export interface Outcome {
 }
 
 /** The revision a `write` verdict names; a `done` becomes the outcome, a `refuse` a CliError. */
-function settle(v: Verdict): { revision: string | undefined } | Outcome {
+function settle(v: Verdict): { revision: string | undefined; step?: number } | Outcome {
   if (v.kind === "refuse") throw new CliError(`error: ${v.message}`);
   if (v.kind === "done") return { message: v.message, exitCode: 0 };
-  return { revision: v.revision };
+  return { revision: v.revision, ...(v.step !== undefined ? { step: v.step } : {}) };
 }
 
 const isOutcome = (x: { revision: string | undefined } | Outcome): x is Outcome => "exitCode" in x;
@@ -190,6 +210,14 @@ export async function promote(s: Session, name: string, revision?: string): Prom
   const v = settle(decidePromote(b, revision));
   if (isOutcome(v)) return v;
   const rev = v.revision ?? "";
+  if (v.step !== undefined) {
+    await annotate(s, name, { [ANNOTATION_PROMOTE_STEP]: `${rev}:${v.step}` });
+    const next = b.canarySteps[v.step + 1];
+    return {
+      message: `${ref(name)} promoted: canary step ${v.step + 1}/${b.canarySteps.length} of revision ${rev} goes on (next: ${describeStep(next)})`,
+      exitCode: 0,
+    };
+  }
   await annotate(s, name, { [ANNOTATION_PROMOTE]: rev });
   const from = b.status.activeColor ?? "the active color";
   const to = b.status.previewColor ?? "the preview color";

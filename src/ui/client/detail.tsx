@@ -130,6 +130,11 @@ export function DetailView({
       <p class="message" data-testid="message">
         {r.message}
       </p>
+      {r.traffic !== undefined && (
+        <p class="message" data-testid="traffic">
+          {r.traffic}
+        </p>
+      )}
       <ActionBar detail={detail} />
       <div class="colors">
         {detail.colors.map((c) => (

@@ -23,8 +23,11 @@ import type {
   ObservedGates,
   Plan,
   PodTemplate,
+  RouteBackend,
+  RouteState,
   ServiceState,
 } from "../../../src/bluegreen/types.ts";
+import { HANDBACK_FINALIZER } from "../../../src/bluegreen/types.ts";
 
 export const NAME = "app";
 export const NAMESPACE = "default";
@@ -123,6 +126,29 @@ export interface Sketch {
   readonly generation?: number;
   /** What the gate runner and the Job cache hold (gate tests). */
   readonly gates?: ObservedGates;
+  /**
+   * The HTTPRoute of spec.trafficRouting (set it there too): one rule with a backendRef to the active
+   * Service (weight 100 - preview) and one to the preview Service (weight `preview`); `missing` leaves one
+   * out, `exists: false` has no route at all.
+   */
+  readonly route?: {
+    readonly preview?: number;
+    readonly exists?: boolean;
+    readonly adopted?: boolean;
+    readonly missing?: "active" | "preview";
+  };
+}
+
+/** The route a sketch describes (see Sketch.route). */
+export function routeState(r: NonNullable<Sketch["route"]>, name = "web"): RouteState {
+  const preview = r.preview ?? 0;
+  const backends: RouteBackend[] = [
+    { rule: 0, index: 0, service: NAME, role: "active" as const, weight: 100 - preview },
+    { rule: 0, index: 1, service: `${NAME}-preview`, role: "preview" as const, weight: preview },
+  ].filter((b) => b.role !== r.missing);
+  return r.exists === false
+    ? { name, exists: false, backends: [], hasAnnotations: false, adopted: false }
+    : { name, exists: true, backends, hasAnnotations: true, adopted: r.adopted ?? true };
 }
 
 export function colorState(color: Color, c: ColorSketch, defaultReplicas: number): ColorState {
@@ -198,6 +224,13 @@ export function observed(sketch: Sketch = {}): Observed {
       : { blue: 0, green: 0 },
     pods: pods.slice(0, 40),
     ...(sketch.gates !== undefined ? { gates: sketch.gates } : {}),
+    ...(sketch.route !== undefined
+      ? {
+          route: routeState(sketch.route, spec.trafficRouting?.httpRoute.name ?? "web"),
+          // Put there by the first reconcile of a BGD with a route (the hand-back on delete).
+          finalizers: [HANDBACK_FINALIZER],
+        }
+      : {}),
   };
 }
 
@@ -241,6 +274,11 @@ export function describeWrite(a: Action): string | undefined {
       return `RunMeasurement ${a.work.id}`;
     case "ForgetMeasurement":
       return `ForgetMeasurement ${a.id}`;
+    case "SetRouteWeights":
+      return `SetRouteWeights preview ${a.preview}`;
+    case "AdoptRoute":
+    case "HandBackRoute":
+      return a.type;
     case "Event":
     case "UpdateStatus":
       return undefined;

@@ -268,6 +268,10 @@ export function applyAction(w: World, a: Action, o: Observed): World {
     case "AddFinalizer":
     case "RemoveFinalizer":
     case "HandBackService":
+    // Nor an HTTPRoute: the canary planner has its own table and property tests (plan-canary*.test.ts).
+    case "AdoptRoute":
+    case "SetRouteWeights":
+    case "HandBackRoute":
       return w;
     case "ClearAborted": {
       const { abort: _cleared, ...rest } = w.annotations;
