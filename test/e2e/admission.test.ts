@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as R from "../../src/api/rules.ts";
+import * as T from "../../src/api/traffic.ts";
 import { badGates, goodGates } from "../unit/support/gate-cases.ts";
 import { BAD_IMAGES, GOOD_IMAGES } from "../unit/support/images.ts";
 import { deleteNamespace, KubectlError, kubectl, kubectlJson, newNamespace } from "./lib.ts";
@@ -54,6 +55,39 @@ const containers = (...cs: Obj[]): Obj => ({ spec: { template: { spec: { contain
 /** [what is wrong, the object, what the API server must say] */
 const refusals: [string, Obj, string][] = [
   // CEL rules
+  // Traffic routing (src/api/traffic.ts); gateway-route.test.ts shows the same refusals in context.
+  [
+    "an HTTPRoute name that is not a DNS-1123 subdomain",
+    patched(shorthand(), { spec: { trafficRouting: { httpRoute: { name: "Shop_Route" } } } }),
+    T.ROUTE_NAME_IS_DNS1123.message,
+  ],
+  [
+    "an HTTPRoute in another namespace",
+    patched(shorthand(), { spec: { trafficRouting: { httpRoute: { name: "shop", namespace: "edge" } } } }),
+    T.ROUTE_IN_OWN_NAMESPACE.message,
+  ],
+  [
+    "a canary step that is both a weight and a pause",
+    patched(shorthand(), {
+      spec: {
+        trafficRouting: { httpRoute: { name: "shop" } },
+        strategy: { canary: { steps: [{ setWeight: 10, pause: {} }] } },
+      },
+    }),
+    T.STEP_HAS_ONE_KIND.message,
+  ],
+  [
+    "canary steps without a route",
+    patched(shorthand(), { spec: { strategy: { canary: { steps: [{ setWeight: 10 }] } } } }),
+    T.CANARY_NEEDS_ROUTE.message,
+  ],
+  [
+    "an HTTPRoute without the preview Service",
+    patched(shorthand(), {
+      spec: { trafficRouting: { httpRoute: { name: "shop" } }, preview: { enabled: false } },
+    }),
+    T.ROUTE_NEEDS_PREVIEW.message,
+  ],
   [
     "both template and image",
     patched(full(), { spec: { image: "web:v2" } }),
