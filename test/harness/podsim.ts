@@ -193,10 +193,6 @@ class PodSim {
     const [ip, port] = key.split(":");
     const sockets = new Set<Socket>();
     const server = createServer((req, res) => this.answer(ip ?? "", req, res));
-    // Keep idle connections as long as a proxy may: Envoy reuses an upstream connection for up to an hour,
-    // and Node's 5 s default closes it under a request in flight (Envoy answers 503 "UC"). A real app behind
-    // a proxy is configured the same way; a pod's deletion still resets its connections (below).
-    server.keepAliveTimeout = 2 * 60 * 60 * 1000;
     server.on("connection", (s) => {
       sockets.add(s);
       s.on("close", () => sockets.delete(s));
