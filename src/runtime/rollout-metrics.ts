@@ -120,78 +120,59 @@ export class RolloutMetrics {
     this.#o = o;
     const registers = [o.registry];
     const list = o.list;
-    new Gauge({
-      name: "bluegreen_rollout_phase",
-      // Only the current phase is exported: nine series per BGD would cost 9x at 10,000 BGDs.
-      help: "Phase of each BlueGreenDeployment (status.phase); one series per BGD, value 1.",
-      labelNames: ["namespace", "name", "phase"],
-      registers,
-      collect() {
-        this.reset();
-        for (const bgd of list()) {
-          const l = labelsOf(bgd);
-          if (l === undefined) continue;
-          const phase = statusView(bgd).phase;
-          if (phase !== undefined) this.set({ ...l, phase }, 1);
-        }
-      },
-    });
-    new Gauge({
-      name: "bluegreen_active_color",
-      help: "The color the active Service of each BlueGreenDeployment selects (status.activeColor); value 1.",
-      labelNames: ["namespace", "name", "color"],
-      registers,
-      collect() {
-        this.reset();
-        for (const bgd of list()) {
-          const l = labelsOf(bgd);
-          const color = statusView(bgd).activeColor;
-          if (l !== undefined && color !== undefined) this.set({ ...l, color }, 1);
-        }
-      },
-    });
-    new Gauge({
-      name: "bluegreen_canary_weight",
-      help: "Percent of the HTTPRoute's requests the route sends to the preview Service (the new color during canary steps), from status.traffic; absent without spec.trafficRouting.",
-      labelNames: ["namespace", "name"],
-      registers,
-      collect() {
-        this.reset();
-        for (const bgd of list()) {
-          const l = labelsOf(bgd);
-          const w = statusView(bgd).canaryWeight;
-          if (l !== undefined && w !== undefined) this.set(l, w);
-        }
-      },
-    });
-    new Gauge({
-      name: "bluegreen_canary_step",
-      help: "The canary step in progress (1-based, status.rollout.canary.step + 1); absent outside canary steps.",
-      labelNames: ["namespace", "name"],
-      registers,
-      collect() {
-        this.reset();
-        for (const bgd of list()) {
-          const l = labelsOf(bgd);
-          const st = statusView(bgd).canaryStep;
-          if (l !== undefined && st !== undefined) this.set(l, st + 1);
-        }
-      },
-    });
-    new Gauge({
-      name: "bluegreen_rollout_started_timestamp_seconds",
-      help: "When the rollout in progress of each BlueGreenDeployment started (status.rollout.startedAt), Unix seconds; absent when none is in progress.",
-      labelNames: ["namespace", "name"],
-      registers,
-      collect() {
-        this.reset();
-        for (const bgd of list()) {
-          const l = labelsOf(bgd);
-          const started = statusView(bgd).rolloutStartedAt;
-          if (l !== undefined && started !== undefined) this.set(l, started / 1000);
-        }
-      },
-    });
+    // One series per BGD, read from the informer cache at scrape time: the gauges keep no state of their own.
+    // `read` gives the series' extra labels and value, or undefined for no series.
+    const perBgd = (
+      name: string,
+      help: string,
+      extraLabels: readonly string[],
+      read: (s: StatusView) => [Record<string, string>, number] | undefined,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["namespace", "name", ...extraLabels],
+        registers,
+        collect() {
+          this.reset();
+          for (const bgd of list()) {
+            const l = labelsOf(bgd);
+            const r = l === undefined ? undefined : read(statusView(bgd));
+            if (l !== undefined && r !== undefined) this.set({ ...l, ...r[0] }, r[1]);
+          }
+        },
+      });
+    // Only the current phase is exported: nine series per BGD would cost 9x at 10,000 BGDs.
+    perBgd(
+      "bluegreen_rollout_phase",
+      "Phase of each BlueGreenDeployment (status.phase); one series per BGD, value 1.",
+      ["phase"],
+      (s) => (s.phase === undefined ? undefined : [{ phase: s.phase }, 1]),
+    );
+    perBgd(
+      "bluegreen_active_color",
+      "The color the active Service of each BlueGreenDeployment selects (status.activeColor); value 1.",
+      ["color"],
+      (s) => (s.activeColor === undefined ? undefined : [{ color: s.activeColor }, 1]),
+    );
+    perBgd(
+      "bluegreen_canary_weight",
+      "Percent of the HTTPRoute's requests the route sends to the preview Service (the new color during canary steps), from status.traffic; absent without spec.trafficRouting.",
+      [],
+      (s) => (s.canaryWeight === undefined ? undefined : [{}, s.canaryWeight]),
+    );
+    perBgd(
+      "bluegreen_canary_step",
+      "The canary step in progress (1-based, status.rollout.canary.step + 1); absent outside canary steps.",
+      [],
+      (s) => (s.canaryStep === undefined ? undefined : [{}, s.canaryStep + 1]),
+    );
+    perBgd(
+      "bluegreen_rollout_started_timestamp_seconds",
+      "When the rollout in progress of each BlueGreenDeployment started (status.rollout.startedAt), Unix seconds; absent when none is in progress.",
+      [],
+      (s) => (s.rolloutStartedAt === undefined ? undefined : [{}, s.rolloutStartedAt / 1000]),
+    );
     this.#switches = new Counter({
       name: "bluegreen_switches_total",
       help: "Switches of the active Service from one color to the other, rollbacks included.",
