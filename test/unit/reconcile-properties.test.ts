@@ -217,6 +217,9 @@ function watchWrites(r: Run): void {
       // The preview runs at its size while it waits for the promotion: the status that says so is
       // written after every other write of the plan.
       const st = (body as { status?: { phase?: string; previewColor?: Color } }).status;
+      // Phases are counted as written too: a reconcile that switches writes Verifying and, when the
+      // endpoints have caught up, requeues at once and ends Stable, so the stored phase alone rarely shows it.
+      if (!r.finishing && st?.phase !== undefined) count(`phase ${st.phase}`);
       if (st?.phase !== "AwaitingPromotion" || st.previewColor === undefined) return;
       count("awaiting promotion checked");
       const size = replicasOf(r.api.get(depAt(st.previewColor)));
