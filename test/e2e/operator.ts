@@ -134,7 +134,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorProc
     inCluster ? netnsExec : process.execPath,
     [
       ...(inCluster ? [process.execPath] : []),
-      join(REPO, "src/runtime/main.ts"),
+      // The bundled operator test/run-e2e.ts builds (what the image runs); the sources when run otherwise.
+      process.env.BGO_OPERATOR_ENTRY ?? join(REPO, "src/runtime/main.ts"),
       "--kubeconfig",
       kubeconfig,
       ...opts.namespaces.flatMap((n) => ["--namespace", n]),

@@ -116,7 +116,8 @@ describe("resilience", { concurrency: true }, () => {
     // A fresh operator lists everything and reconciles every BGD once: the world is as wanted.
     const since = new Date();
     const second = await operatorFor(n, "noop-second");
-    await waitUntil("the new operator's caches", 30_000, async () => {
+    // A bound on a hang: a process start on a loaded machine can take tens of seconds.
+    await waitUntil("the new operator's caches", 90_000, async () => {
       const { readFileSync } = await import("node:fs");
       return readFileSync(second.logFile, "utf8").includes("Caches synced");
     });

@@ -1,7 +1,7 @@
 /** kube-apiserver restarted mid-rollout: the operator's watches resume and the rollout completes. */
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
-import { restartApiserver } from "../../harness/cluster.ts";
+import { restartApiserver, restartControllerManager } from "../../harness/cluster.ts";
 import { applyBgd, serviceSelector, waitStatus } from "../bgd.ts";
 import { deleteNamespace, env, kubectl, newNamespace } from "../lib.ts";
 import { type OperatorProcess, startOperator } from "../operator.ts";
@@ -31,6 +31,10 @@ it("completes a rollout across a kube-apiserver restart", { timeout: 540_000 }, 
   // Mid-rollout: the operator's watches break and must resume to see the approval that follows.
   const restarted = Date.now();
   await restartApiserver(env("BGO_CLUSTER_DIR"));
+  // kube-controller-manager is restarted too, as after an API server outage in a real control plane:
+  // its informers can stall for minutes after the API server comes back (restartControllerManager),
+  // and the switch's endpoints come from its EndpointSlice controller. The operator keeps running.
+  await restartControllerManager(env("BGO_CLUSTER_DIR"));
   await kubectl(["annotate", "-n", ns, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
   const done = await waitStatus(ns, "app", { phase: "Stable", activeColor: "green" }, RECOVERY_MS);
   t.diagnostic(`Stable on green ${((Date.now() - restarted) / 1000).toFixed(1)} s after the restart began`);

@@ -69,6 +69,9 @@ describe("kubectl bluegreen without the CRD", () => {
     await kubectl(["delete", CRD, "--wait=true", "--timeout=60s"]);
   });
   after(async () => {
+    // A deletion still in progress (an instance holding it) would leave the CRD terminating under
+    // the re-apply, and the next file could create no BGD.
+    await kubectl(["wait", "--for=delete", CRD, "--timeout=120s"]);
     await kubectl(["apply", "--server-side", "-f", resolve(REPO, "deploy/crd/")]);
     await kubectl(["wait", "--for=condition=Established", "--timeout=60s", CRD]);
     rmSync(bin, { recursive: true, force: true });
