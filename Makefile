@@ -112,10 +112,13 @@ soak: node_modules debian-packages binaries ## kill -9 of the operator at every 
 bench: node_modules debian-packages binaries ## Benchmarks: promote→switch latency (server-side and as traffic sees it), writes per no-op reconcile. SIZE=N: N BGDs at scale (convergence, restart writes, memory). Prints a table, writes JSON.
 	$(if $(SIZE),BENCH_SIZE=$(SIZE) $(NODE) bench/scale.ts,$(NODE) bench/run.ts)
 
+bench-cache: node_modules ## What one BGD costs in the informer caches, per kind (V8 heap of N copies of real API objects, as returned and as kept). No cluster.
+	$(NODE) --expose-gc bench/cache-cost.ts $(N)
+
 argo-rollouts: ## Build the anchor of bench-compare, Argo Rollouts v1.10.2 (controller and kubectl plugin), from its Go module into its own cache (about 4 min cold).
 	bash hack/build-argo-rollouts.sh
 
 bench-compare: node_modules debian-packages binaries argo-rollouts build ## Side by side with Argo Rollouts on one fresh control plane: SIZE=N applications (default 200) to all stable, restart writes, RSS, back-to-back release latency (RELEASES=n, default 10), promote→switch. Table + JSON.
 	BENCH_SIZE=$(or $(SIZE),200) BENCH_RELEASES=$(or $(RELEASES),10) BGO_ENTRY=$${BGO_ENTRY:-dist/src/runtime/main.js} $(NODE) bench/compare.ts
 
-.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-gates demo-canary bench soak argo-rollouts bench-compare
+.PHONY: help debian-packages binaries plugin image manifests build lint test test-unit test-e2e cluster-up cluster-down install uninstall run deploy demo demo-gates demo-canary bench bench-cache soak argo-rollouts bench-compare

@@ -5,7 +5,9 @@
  *  - its RSS and V8 heap (from its own metrics) once the fleet is Stable;
  *  - the writes still made after every phase reads Stable (status of a large fleet may be queued);
  *  - a restart once the operator has made no write for 15 s: API writes the new process makes (Events included, from the
- *    kube-apiserver audit log), the time to its last write, its RSS and heap once idle.
+ *    kube-apiserver audit log), the time to its last write, its RSS and heap once idle;
+ *  - then a fleet-wide change: every BGD to a new image, promoted automatically (bench/fleet-change.ts):
+ *    time to all Stable again, requests per rollout by verb, the work queue's depth and wait over time.
  * The load average is recorded with every run: the machine may be shared, and the figures are bounded
  * by kube-apiserver, kcm, the scheduler and kwok creating pods as much as by the operator.
  * Prints a table and writes bench/results/scale-<N>.json.
@@ -24,6 +26,7 @@ import { binDir, freePort, startCluster } from "../test/harness/cluster.ts";
 import {
   auditOf,
   countBy,
+  cpuSeconds,
   heapAfterGc,
   isWriteBy,
   loadAverage,
@@ -34,6 +37,7 @@ import {
   waitFor,
   waitQuiet,
 } from "./common.ts";
+import { fleetChange } from "./fleet-change.ts";
 
 const repo = resolve(import.meta.dirname, "..");
 const SIZE = Number(process.env.BENCH_SIZE ?? 100);
@@ -55,8 +59,10 @@ const k = (args: string[], input?: string) =>
   });
 const load = loadAverage;
 
-function manifest(i: number): string {
-  const doc = JSON.parse(bgdManifest(`app-${i}`, { image: "app:v1", replicas: 1 })) as {
+/** Automatic promotion with no delay, so the fleet-wide change goes through without approvals. */
+function manifest(i: number, image: string): string {
+  const strategy = { promotion: { mode: "Auto" } };
+  const doc = JSON.parse(bgdManifest(`app-${i}`, { image, replicas: 1, strategy })) as {
     spec: { template: { metadata: { annotations: Record<string, string> } } };
   };
   doc.spec.template.metadata.annotations = NO_DELAY;
@@ -130,6 +136,18 @@ function stableCount(): number {
   return phases.split(" ").filter((p) => p === "Stable").length;
 }
 
+/** The N BGDs with this image, 200 per `kubectl apply`. */
+function applyFleet(image: string): void {
+  for (let i = 0; i < SIZE; i += 200) {
+    const docs = [];
+    for (let j = i; j < Math.min(SIZE, i + 200); j++) docs.push(manifest(j, image));
+    k(
+      ["apply", "-n", NS, "-f", "-"],
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: docs.map((d) => JSON.parse(d)) }),
+    );
+  }
+}
+
 const logSays = (op: Operator, s: string) => readFileSync(op.log, "utf8").includes(s);
 
 async function main(): Promise<void> {
@@ -140,14 +158,7 @@ async function main(): Promise<void> {
   k(["apply", "--server-side", "-f", join(repo, "deploy/crd/")]);
   k(["wait", "--for=condition=Established", "crd", "--all"]);
   k(["create", "namespace", NS]);
-  for (let i = 0; i < SIZE; i += 200) {
-    const docs = [];
-    for (let j = i; j < Math.min(SIZE, i + 200); j++) docs.push(manifest(j));
-    k(
-      ["apply", "-n", NS, "-f", "-"],
-      JSON.stringify({ apiVersion: "v1", kind: "List", items: docs.map((d) => JSON.parse(d)) }),
-    );
-  }
+  applyFleet("app:v1");
   console.log(`[bench] ${SIZE} BGDs created; starting the operator (load ${load().join(" ")})`);
 
   const t0 = Date.now();
@@ -184,6 +195,28 @@ async function main(): Promise<void> {
       ? 0
       : (Math.max(...writes.map((w) => Date.parse(w.requestReceivedTimestamp))) - since) / 1000;
   const memRestarted = await memory(op);
+  const loadAtChange = load();
+  const change = await fleetChange({
+    size: SIZE,
+    apply: applyFleet,
+    phases: () =>
+      k([
+        "get",
+        "bgd",
+        "-n",
+        NS,
+        "-o",
+        'jsonpath={range .items[*]}{.status.phase} {.status.activeColor}{"\\n"}{end}',
+      ])
+        .split("\n")
+        .filter((l) => l !== ""),
+    metricsPort: op.metricsPort,
+    auditLog: paths.auditLog,
+    user: USER,
+    log: (l) => console.log(`[bench] ${l}`),
+  });
+  const memChanged = await memory(op);
+  const cpuS = cpuSeconds(op.pid);
   const loadAtEnd = load();
   await op.stop();
 
@@ -193,7 +226,7 @@ async function main(): Promise<void> {
     operator: ENTRY,
     machine: { cpus: cpus().length, node: process.version },
     controlPlane: { kwokNodes: nodes, podsPerNode: PODS_PER_NODE, podReadyDelay: "0s" },
-    loadAverage: { start: loadAtStart, converged: loadAtConverged, end: loadAtEnd },
+    loadAverage: { start: loadAtStart, converged: loadAtConverged, change: loadAtChange, end: loadAtEnd },
     freshStart: {
       cachesSyncedS: syncedS,
       allStableS: convergedS,
@@ -208,6 +241,7 @@ async function main(): Promise<void> {
       lastWriteS,
       ...memRestarted,
     },
+    fleetChange: { ...change, ...memChanged, cpuSecondsOfSecondProcess: cpuS },
   };
   mkdirSync(join(repo, "bench/results"), { recursive: true });
   const out = join(repo, `bench/results/scale-${SIZE}.json`);
@@ -236,7 +270,19 @@ async function main(): Promise<void> {
     `| RSS / heap used after restart | ${memRestarted.rssMiB} MiB / ${memRestarted.heapUsedMiB} MiB |`,
   );
   console.log(
-    `| load average (start / converged / end) | ${loadAtStart[0]} / ${loadAtConverged[0]} / ${loadAtEnd[0]} |`,
+    `| fleet-wide new image (auto promotion) → all Stable on ${change.to} | ${change.allStableS.toFixed(1)} s (apply ${change.appliedS.toFixed(1)} s) |`,
+  );
+  console.log(
+    `| fleet-wide change: operator requests per rollout | ${change.requestsPerRollout} ${JSON.stringify(change.requestsPerRolloutBy)} |`,
+  );
+  console.log(
+    `| fleet-wide change: work queue max depth; mean wait; reconciles | ${change.queue.maxDepth}; ${change.queue.meanWaitMs} ms; ${change.queue.reconciles} |`,
+  );
+  console.log(
+    `| RSS / heap used after the change; CPU s of that process | ${memChanged.rssMiB} MiB / ${memChanged.heapUsedMiB} MiB; ${cpuS.toFixed(1)} |`,
+  );
+  console.log(
+    `| load average (start / converged / change / end) | ${loadAtStart[0]} / ${loadAtConverged[0]} / ${loadAtChange[0]} / ${loadAtEnd[0]} |`,
   );
   console.log(`\nwritten to ${out}`);
 }

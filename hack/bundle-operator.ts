@@ -23,7 +23,10 @@ await esbuild.build({
   allowOverwrite: true,
   // Stack traces map back to src/ and node_modules/ with --enable-source-maps.
   sourcemap: "linked",
-  // Not minified: log lines and stack traces keep their names; minifying saved ~4 MiB more.
+  // Whitespace and syntax minified (the source V8 keeps in memory is ~40 % smaller: ~4 MiB less resident),
+  // identifiers not: log lines and stack traces keep their names; the source map gives file:line.
+  minifyWhitespace: true,
+  minifySyntax: true,
   banner: {
     js: 'import { createRequire as __bgoCreateRequire } from "node:module"; const require = __bgoCreateRequire(import.meta.url);',
   },

@@ -58,6 +58,8 @@ export interface KObject {
   };
 }
 export interface DeploymentObj extends KObject {
+  /** specHashOf(spec) as stored, set by the cache's slimming (slim.ts), which keeps only part of the spec. */
+  readonly specHash?: string;
   readonly spec?: {
     readonly replicas?: number;
     readonly template?: {
@@ -157,7 +159,7 @@ function colorState(color: Color, dep: DeploymentObj, pods: readonly PodObj[]): 
     rolledOut,
     readyPods,
     scaleDownAt: parseDeadline(dep.metadata?.annotations?.[ANNOTATION_SCALE_DOWN_AT]),
-    specHash: specHashOf(dep.spec),
+    specHash: dep.specHash ?? specHashOf(dep.spec),
     ...(dep.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== undefined
       ? { recordedSpecHash: dep.metadata.annotations[ANNOTATION_SPEC_HASH] }
       : {}),

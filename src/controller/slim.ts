@@ -5,6 +5,7 @@
  * whole BGD in an annotation — and the informers would hold all of it for every object in scope.
  * Applied by the informers as objects arrive (`InformerOptions.transform`).
  */
+import { specHashOf } from "../api/template.ts";
 import type { KubeObject } from "../kube/informer.ts";
 
 type Json = Readonly<Record<string, unknown>>;
@@ -39,14 +40,32 @@ export function slimBgd(o: KubeObject): KubeObject {
   return { ...(o as Json), metadata: meta(o, LAST_APPLIED) } as KubeObject;
 }
 
-/** The whole spec (its hash is compared with the recorded one); of the status, the counts. */
+/**
+ * Of the spec, what observe() reads — replicas, the template's labels (the revision) and its containers'
+ * images — and the hash of the whole spec as stored (`specHash`, compared with the one recorded in
+ * bluegreen.io/spec-hash to find hand edits), computed once as the object arrives instead of on every
+ * reconcile; of the status, the counts. A real pod template (probes, env, volumes, resources) is most
+ * of a Deployment, and the cache held two per BGD.
+ */
 export function slimDeployment(o: KubeObject): KubeObject {
-  const { apiVersion, kind, spec, status } = o as Json;
+  const { apiVersion, kind, spec, status, specHash } = o as Json;
+  const template = isRecord(spec) && isRecord(spec.template) ? spec.template : undefined;
+  const labels = isRecord(template?.metadata) ? template.metadata.labels : undefined;
+  const containers =
+    isRecord(template?.spec) && Array.isArray(template.spec.containers) ? template.spec.containers : [];
   return {
     apiVersion,
     kind,
     metadata: meta(o),
-    spec,
+    // Already slimmed (an informer may transform an object twice): the hash is of the spec as stored.
+    specHash: typeof specHash === "string" ? specHash : specHashOf(spec),
+    spec: {
+      ...pick(spec, ["replicas"]),
+      template: {
+        metadata: labels !== undefined ? { labels } : {},
+        spec: { containers: containers.map((c) => pick(c, ["image"])) },
+      },
+    },
     status: pick(status, [
       "observedGeneration",
       "replicas",
