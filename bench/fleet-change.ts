@@ -1,6 +1,6 @@
 /**
  * `make bench SIZE=N`'s last scenario: a fleet-wide change. Every BGD gets a new image at once (one
- * `kubectl apply` per 200, automatic promotion with no delay), and the running operator takes the whole
+ * server-side apply per 200, automatic promotion with no delay), and the running operator takes the whole
  * fleet through a release: time until every BGD is Stable on the other color again, the operator's API
  * requests by verb and resource per rollout (kube-apiserver audit log, Events included), and its work
  * queue over time (depth sampled from its /metrics every second; the mean time a key waited in the
@@ -12,7 +12,7 @@ import { auditOf, countBy, verbAndResource, waitQuiet } from "./common.ts";
 export interface FleetChangeInput {
   readonly size: number;
   /** Applies the N manifests of the given image (the scale bench's own apply). */
-  readonly apply: (image: string) => void;
+  readonly apply: (image: string) => Promise<void>;
   /** "<phase> <activeColor>" of every BGD. */
   readonly phases: () => string[];
   readonly metricsPort: number;
@@ -47,7 +47,7 @@ export async function fleetChange(input: FleetChangeInput) {
   const to = from.has("blue") ? "green" : "blue";
   const startScrape = await scrape(input.metricsPort);
   const t0 = Date.now();
-  input.apply("app:v2");
+  await input.apply("app:v2");
   const appliedS = (Date.now() - t0) / 1000;
   input.log(
     `fleet-wide change applied in ${appliedS.toFixed(1)} s; waiting for ${input.size} Stable on ${to}`,
@@ -83,6 +83,7 @@ export async function fleetChange(input: FleetChangeInput) {
     to,
     appliedS,
     allStableS: (allStableAt - t0) / 1000,
+    afterApplyS: (allStableAt - t0) / 1000 - appliedS,
     writesAfterAllStable: quiet.writes,
     lastWriteAfterAllStableS: quiet.lastWriteS,
     requests: requests.length,
