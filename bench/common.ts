@@ -1,8 +1,8 @@
 /**
- * What the benchmarks share. The Node.js options the operator ships with, read from its Deployment manifest
- * (deploy/operator/deployment.yaml: the chart's default is the same, checked by the manifests test),
- * so the benchmarks measure the process as it runs in a cluster. NODE_OPTIONS set by the caller wins
- * (to compare other settings).
+ * What the benchmarks share. The Node.js options and malloc setting the operator ships with, read from
+ * its Deployment manifest (deploy/operator/deployment.yaml: the chart's default is the same, checked by
+ * the manifests test), so the benchmarks measure the process as it runs in a cluster. NODE_OPTIONS or
+ * MALLOC_ARENA_MAX set by the caller win (to compare other settings).
  */
 import { execFile } from "node:child_process";
 import { closeSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
@@ -44,21 +44,27 @@ export async function applyMany(
   for (let i = 0; i < lists.length; i += 5) await Promise.all(lists.slice(i, i + 5).map(apply));
 }
 
-export function shippedNodeOptions(): string {
+/** The runtime settings the operator's container sets (NODE_OPTIONS, MALLOC_ARENA_MAX), from its manifest. */
+export function shippedRuntimeEnv(): Record<string, string> {
   const file = join(resolve(import.meta.dirname, ".."), "deploy/operator/deployment.yaml");
   for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
     const o = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } };
     if (o?.kind !== "Deployment") continue;
     const env = o.spec?.template?.spec?.containers?.[0]?.env ?? [];
-    const v = env.find((e) => e.name === "NODE_OPTIONS")?.value;
-    if (v !== undefined) return v;
+    const out: Record<string, string> = {};
+    for (const name of ["NODE_OPTIONS", "MALLOC_ARENA_MAX"]) {
+      const v = env.find((e) => e.name === name)?.value;
+      if (v === undefined) throw new Error(`no ${name} in ${file}`);
+      out[name] = v;
+    }
+    return out;
   }
-  throw new Error(`no NODE_OPTIONS in ${file}`);
+  throw new Error(`no Deployment in ${file}`);
 }
 
-/** The environment to start the operator with in a benchmark. */
+/** The environment to start the operator with in a benchmark: the caller's settings win. */
 export function operatorEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, NODE_OPTIONS: process.env.NODE_OPTIONS ?? shippedNodeOptions() };
+  return { ...shippedRuntimeEnv(), ...process.env };
 }
 
 /**
