@@ -554,6 +554,22 @@ function kcmArgs(dir: string, ports: Readonly<Record<string, number>>): string[]
   ];
 }
 
+/** Kills one control-plane process and starts it again with the same arguments; records its new pid. */
+async function restartComponent(
+  dir: string,
+  key: "apiserver" | "kcm",
+  binary: string,
+  args: (state: ClusterState) => string[],
+): Promise<ClusterState> {
+  const state = readState(dir);
+  if (state === undefined) throw new Error(`no cluster in ${dir}`);
+  await stopPid(state.pids[key], 5000);
+  const pid = startProcess(dir, binary, join(state.binDir, binary), args(state));
+  const next: ClusterState = { ...state, pids: { ...state.pids, [key]: pid } };
+  writeFileSync(join(dir, "state.json"), JSON.stringify(next, null, 2));
+  return next;
+}
+
 /**
  * Kills and restarts kube-controller-manager. After a kube-apiserver restart, v1.36's kcm sometimes
  * keeps informers that never catch up (seen in a full e2e run: its ReplicaSet and EndpointSlice
@@ -561,33 +577,15 @@ function kcmArgs(dir: string, ports: Readonly<Record<string, number>>): string[]
  * minutes); a fresh process lists everything again. The platform's stall, not the operator's.
  */
 export async function restartControllerManager(dir: string): Promise<void> {
-  const state = readState(dir);
-  if (state === undefined) throw new Error(`no cluster in ${dir}`);
-  await stopPid(state.pids.kcm, 5000);
-  const pid = startProcess(
-    dir,
-    "kube-controller-manager",
-    join(state.binDir, "kube-controller-manager"),
-    kcmArgs(dir, state.ports),
-  );
-  const next: ClusterState = { ...state, pids: { ...state.pids, kcm: pid } };
-  writeFileSync(join(dir, "state.json"), JSON.stringify(next, null, 2));
+  await restartComponent(dir, "kcm", "kube-controller-manager", (state) => kcmArgs(dir, state.ports));
 }
 
 /** Kills and restarts kube-apiserver on the same port (tests of watch resumption). */
 export async function restartApiserver(dir: string): Promise<void> {
-  const state = readState(dir);
-  if (state === undefined) throw new Error(`no cluster in ${dir}`);
   const paths = clusterPaths(dir);
-  await stopPid(state.pids.apiserver, 5000);
-  const pid = startProcess(
-    dir,
-    "kube-apiserver",
-    join(state.binDir, "kube-apiserver"),
-    apiserverArgs(paths, state.ports),
+  const state = await restartComponent(dir, "apiserver", "kube-apiserver", (st) =>
+    apiserverArgs(paths, st.ports),
   );
-  const next: ClusterState = { ...state, pids: { ...state.pids, apiserver: pid } };
-  writeFileSync(join(dir, "state.json"), JSON.stringify(next, null, 2));
   await waitFor("kube-apiserver /readyz after restart", 60_000, () => {
     return kubectl(paths, state.binDir, ["get", "--raw", "/readyz"]).trim() === "ok";
   });
