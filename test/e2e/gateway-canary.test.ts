@@ -37,6 +37,9 @@ const GROUPS = ["plain", "canary", "gate", "pause"] as const;
 const { ns, operator } = namespacesWithOperator("gwc", GROUPS, {
   name: "gateway-canary",
   watched: ["plain", "canary", "gate"],
+  // A BGD using a route holds a finalizer (the route's weights are handed back): deleted while the
+  // operator still runs, or its namespace stays terminating.
+  deleteBgdsFirst: true,
 });
 let gw: Gateway | undefined;
 let sd: LocalServer | undefined;
@@ -368,7 +371,10 @@ describe("releases through an HTTPRoute, served by Envoy", () => {
       assertNoFailures(report, records);
       assert.ok(records.some((r) => r.revision === rev1));
     } finally {
-      await op.stop();
+      // Its BGD holds a finalizer that this operator removes (see deleteBgdsFirst above).
+      await kubectl(["delete", "bgd", "--all", "-n", n, "--wait=true", "--timeout=60s"]).finally(() =>
+        op.stop(),
+      );
     }
   });
 });
