@@ -177,11 +177,23 @@ export function planSteady(o: Observed, s: Settings, now: number, active: Color,
       return;
     }
     const at = old.scaleDownAt;
-    if (typeof at === "number" && at > now) {
+    // A color that never served (a preview left by a revert mid-rollout) has nothing to drain.
+    const served = step.history.some((h) => h.revision === old.revision);
+    if (typeof at !== "number" && s.scaleDownDelayMs > 0 && served) {
+      // No deadline (the operator died between the switch and its deadline write) or an unreadable
+      // one: the full delay starts now. Scaling down at once would drop the connections still
+      // draining from the old color and the requests kube-proxy still sends it in the moment after
+      // the switch (seen under kill -9 right after a switch: a refused request), and end the
+      // instant-rollback window early.
+      const fresh = now + s.scaleDownDelayMs;
+      step.actions.push({ type: "SetScaleDownDeadline", color: idle, at: iso(fresh) });
+      step.requeueAt.push(fresh);
+      step.message = `Serving revision ${o.desired.revision} from ${active}; ${idle} scales down at ${iso(fresh)}`;
+    } else if (typeof at === "number" && at > now) {
       step.requeueAt.push(at);
       step.message = `Serving revision ${o.desired.revision} from ${active}; ${idle} scales down at ${iso(at)}`;
     } else {
-      // Deadline passed, or lost/unreadable: scaling down now is the documented meaning.
+      // Deadline passed (or scaleDownDelaySeconds is 0): scale down now.
       step.actions.push({
         type: "ScaleDeployment",
         color: idle,

@@ -113,7 +113,7 @@ export function switchActive(
 ): void {
   step.actions.push({ type: "ApplyService", role: "active", color: to, reason: why });
   // The retiring color's deadline is written right after the switch; if the operator dies in
-  // between, "no deadline" on a retired color means scale down now (documented).
+  // between, a retired color found without a deadline gets one from then (the full delay, documented).
   step.actions.push({ type: "SetScaleDownDeadline", color: from, at: iso(now + s.scaleDownDelayMs) });
   step.actions.push({
     type: "Event",

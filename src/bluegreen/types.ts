@@ -41,7 +41,7 @@ export interface ColorState {
   readonly readyPods: number;
   /**
    * When this color, once it is no longer live, must be scaled to zero (ms since epoch).
-   * `undefined`: no deadline recorded; `"invalid"`: unreadable (both mean "now" for a retired color).
+   * `undefined`: no deadline recorded; `"invalid"`: unreadable (for a retired color both get a new deadline, the full delay from now).
    */
   readonly scaleDownAt: number | "invalid" | undefined;
   /** specHashOf(the Deployment's spec) now; `undefined` where nobody computed it (planner tests). */

@@ -180,7 +180,7 @@ describe("lifecycle", { concurrency: true }, () => {
     assert.equal(done.activeImage, "app:v2");
   });
 
-  it("a retired color whose scale-down deadline annotation is lost is scaled down at once", async () => {
+  it("a retired color whose scale-down deadline annotation is lost or unreadable gets the whole delay again", async () => {
     const n = ns.lostdeadline;
     await promotedV2(n, "app", { scaleDownDelaySeconds: 600 });
     const annotation = async () =>
@@ -195,17 +195,28 @@ describe("lifecycle", { concurrency: true }, () => {
           "jsonpath={.metadata.annotations.bluegreen\\.io/scale-down-at}",
         ])
       ).trim();
-    await waitUntil("the deadline on blue", 30_000, async () => (await annotation()) !== "");
+    let previous = await waitUntil("the deadline on blue", 30_000, async () => {
+      const a = await annotation();
+      return a !== "" ? a : undefined;
+    });
     assert.equal((await deployment(n, "app-blue"))?.spec.replicas, 3, "blue is kept warm for 600 s");
-    await kubectl(["annotate", "-n", n, "deployment/app-blue", "bluegreen.io/scale-down-at-"]);
-    await waitUntil(
-      "blue scaled down",
-      30_000,
-      async () => (await deployment(n, "app-blue"))?.spec.replicas === 0,
-    );
+    for (const edit of ["bluegreen.io/scale-down-at-", "bluegreen.io/scale-down-at=not-a-time"]) {
+      const editedAt = Date.now();
+      await kubectl(["annotate", "--overwrite", "-n", n, "deployment/app-blue", edit]);
+      const again = await waitUntil(`a new deadline on blue after ${edit}`, 30_000, async () => {
+        const a = await annotation();
+        return a !== "" && a !== "not-a-time" && a !== previous ? a : undefined;
+      });
+      previous = again;
+      // The whole delay from when the operator saw the edit (the clocks are the same machine's; 5 s of slack
+      // for the round trip of the edit itself).
+      assert.ok(
+        Date.parse(again) >= editedAt + 600_000 - 5_000,
+        `the new deadline ${again} is the whole 600 s after the edit at ${new Date(editedAt).toISOString()}`,
+      );
+      assert.equal((await deployment(n, "app-blue"))?.spec.replicas, 3, `blue stays warm after ${edit}`);
+    }
     assert.equal(await color(n), "green", "traffic stays on green");
-    const green = await deployment(n, "app-green");
-    assert.equal(green?.spec.replicas, 3);
     await waitStatus(n, "app", { phase: "Stable", activeColor: "green" });
   });
 

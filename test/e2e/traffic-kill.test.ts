@@ -5,8 +5,8 @@
  * every phase in turn: Progressing, preview ready, AwaitingPromotion, Promoting, right after the
  * switch. The kill while the old color waits for its scale-down has releases of its own (in a
  * second namespace, at the same time): a kill right after the switch can lose the scale-down
- * deadline, and a retired color without one is scaled down at once, so that phase would never
- * come. Pods take about a second to become ready so every phase lasts long enough to be caught.
+ * deadline, and the restarted operator then gives the retired color the whole delay again from
+ * then, so in one namespace the two kills would land on one wait. Pods take about a second to become ready so every phase lasts long enough to be caught.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

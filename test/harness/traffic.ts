@@ -60,7 +60,11 @@ export interface LoadOptions {
 
 function once(opts: LoadOptions, agent: Agent | false): Promise<RequestRecord> {
   const t = Date.now();
-  const timeoutMs = opts.timeoutMs ?? 2000;
+  // 10 s: a blackout is never slow, it is refused (kube-proxy's reject rule for a Service without
+  // endpoints, or a pod address with no listener), so a long timeout hides no switch failure; a short
+  // one counted the load generator's own stalls on a saturated 2-core machine (p99 API latency 5 s) as
+  // failed requests.
+  const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise((done) => {
     let settled = false;
     let c: number | undefined;
@@ -310,7 +314,7 @@ export function startTraffic(netnsExec: string, opts: LoadOptions): Traffic {
     "--seconds",
     String(opts.seconds),
     "--timeout-ms",
-    String(opts.timeoutMs ?? 2000),
+    String(opts.timeoutMs ?? 10_000),
     ...(opts.keepAlive === true ? ["--keep-alive"] : []),
     ...(opts.host !== undefined ? ["--host", opts.host] : []),
     "--until-stdin-closes",
@@ -344,7 +348,7 @@ if (import.meta.main) {
   const url = flag("url");
   const rps = Number(flag("rps") ?? "100");
   const seconds = Number(flag("seconds") ?? "10");
-  const timeoutMs = Number(flag("timeout-ms") ?? "2000");
+  const timeoutMs = Number(flag("timeout-ms") ?? "10000");
   if (url === undefined || !(rps > 0) || !(seconds > 0)) {
     console.error(
       "usage: traffic.ts --url URL [--host HOST] [--rps N] [--seconds N] [--timeout-ms N] [--keep-alive] [--summary]",

@@ -134,7 +134,7 @@ describe("scenarios", () => {
     assert.equal(t.world.status.phase, "Aborted");
   });
 
-  it("a crash between the switch and the deadline write scales the old color down once the new one is verified", () => {
+  it("a crash between the switch and the deadline write keeps the old color warm the whole delay, then scales it down", () => {
     let t = serving({ scaleDownDelaySeconds: 3600 });
     t.world = annotate(editSpec(t.world, { image: V2 }), { promote: R2 });
     for (;;) {
@@ -144,6 +144,16 @@ describe("scenarios", () => {
       if (selects(t.world) === "green") break;
     }
     assert.equal(t.world.deployments.blue?.scaleDownAt, undefined, "the deadline write was lost");
+    const restartedAt = t.world.now;
+    t = untilQuiet(t);
+    assert.equal(t.world.status.phase, "Stable");
+    assert.equal(t.world.deployments.blue?.replicas, 3, "blue stays warm");
+    assert.equal(
+      t.world.deployments.blue?.scaleDownAt,
+      iso(restartedAt + 3600 * 1000),
+      "a new deadline, the whole delay",
+    );
+    t.world = { ...t.world, now: restartedAt + 3600 * 1000 };
     t = untilQuiet(t);
     assert.equal(t.world.deployments.blue?.replicas, 0);
     assert.equal(t.world.status.phase, "Stable");

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import { condition, history, SECOND, T0 } from "./support/observed.ts";
+import { condition, history, iso, SECOND, T0 } from "./support/observed.ts";
 import {
   DEADLINE,
   hasEvent,
@@ -51,13 +51,32 @@ describe("steady: the live color runs the desired revision", () => {
       expect: (p) => hasEvent(p, "Normal ScaledDown"),
     },
     {
-      name: "a lost scale-down deadline on a retired color means scale down now",
+      name: "a retired color that served and lost its scale-down deadline is kept warm the whole delay from now",
       given: switched({ blue: { image: V1 } }),
+      writes: [`SetScaleDownDeadline blue ${iso(T0 + 30 * SECOND)}`],
+      phase: "Stable",
+      expect: (p) => assert.equal(p.requeueAfterMs, 30 * SECOND),
+    },
+    {
+      name: "an unreadable scale-down deadline on a retired color that served is written again, the whole delay from now",
+      given: switched({ blue: { image: V1, scaleDownAt: "invalid" } }),
+      writes: [`SetScaleDownDeadline blue ${iso(T0 + 30 * SECOND)}`],
+    },
+    {
+      name: "a retired color that never served (not in the history) and has no deadline is scaled down now",
+      given: switched({
+        blue: { image: V1 },
+        status: {
+          activeColor: "green",
+          phase: "Verifying",
+          history: history({ image: V2, at: T0 - 10 * SECOND, from: "blue" }),
+        },
+      }),
       writes: ["ScaleDeployment blue x0"],
     },
     {
-      name: "an unreadable scale-down deadline on a retired color means scale down now",
-      given: switched({ blue: { image: V1, scaleDownAt: "invalid" } }),
+      name: "scaleDownDelaySeconds 0 scales a retired color without a deadline down now",
+      given: switched({ spec: { strategy: { scaleDownDelaySeconds: 0 } }, blue: { image: V1 } }),
       writes: ["ScaleDeployment blue x0"],
     },
     {
