@@ -64,7 +64,12 @@ export function shippedRuntimeEnv(): Record<string, string> {
 
 /** The environment to start the operator with in a benchmark: the caller's settings win. */
 export function operatorEnv(): NodeJS.ProcessEnv {
-  return { ...shippedRuntimeEnv(), ...process.env };
+  const env: NodeJS.ProcessEnv = { ...shippedRuntimeEnv(), ...process.env };
+  // BENCH_CPU_PROF=<dir>: each operator process writes a V8 CPU profile there when it exits.
+  const prof = process.env.BENCH_CPU_PROF;
+  if (prof !== undefined && prof !== "")
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${prof}`;
+  return env;
 }
 
 /**
@@ -75,7 +80,9 @@ export async function runBench(dir: string, main: () => Promise<void>): Promise<
   try {
     await main();
     await stopCluster(dir);
-    rmSync(dir, { recursive: true, force: true });
+    // BENCH_KEEP=1 keeps the run's logs (audit log, operator logs) to read afterwards.
+    if (process.env.BENCH_KEEP === "1") console.log(`[bench] logs kept in ${dir}/logs`);
+    else rmSync(dir, { recursive: true, force: true });
   } catch (err) {
     console.error(`bench failed: ${err instanceof Error ? err.message : String(err)} (logs in ${dir}/logs)`);
     await stopCluster(dir);

@@ -3,7 +3,7 @@
 import { canarySteps, planCanary } from "./canary.ts";
 import { runGatePoint } from "./gates/rollout-gates.ts";
 import { routeAllToActive } from "./route.ts";
-import { iso, parseTime, readyAt, runsDesired, type Settings } from "./situation.ts";
+import { iso, parseTime, podsReadyAt, readyAt, runsDesired, type Settings } from "./situation.ts";
 import {
   deadline,
   pointPreviewAt,
@@ -134,6 +134,20 @@ export function planRollout(
           : "preview size",
     });
   }
+  const previewBehind =
+    s.previewEnabled &&
+    o.previewService !== undefined &&
+    (o.previewService.selectorColor !== idle || !o.previewService.upToDate);
+  // Only with every new pod ready does the preview Service point at the new color (Argo #2641): as soon
+  // as the pods say so, without waiting for the Deployment's status to follow them (a kcm round trip),
+  // since what a Service selecting this color reaches is then exactly the new revision's ready pods.
+  // Promotion still waits for the Deployment to say it rolled out.
+  if (previewBehind && (readyAt(dep, want) || podsReadyAt(dep, want))) {
+    pointPreviewAt(o, s, idle, step, "new color ready");
+    step.phase = approved ? "Promoting" : "Progressing";
+    step.message = `Pointing the preview Service at ${idle} (revision ${rev})`;
+    return;
+  }
   if (!readyAt(dep, want)) {
     const since = Math.max(
       parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now,
@@ -144,14 +158,7 @@ export function planRollout(
     deadline(o, s, now, step, since, s.abortOnDeadline);
     return;
   }
-  // Only now, with every pod ready, does the preview Service point at the new color (Argo #2641).
   if (s.previewEnabled && o.previewService !== undefined) {
-    if (o.previewService.selectorColor !== idle || !o.previewService.upToDate) {
-      pointPreviewAt(o, s, idle, step, "new color ready");
-      step.phase = approved ? "Promoting" : "Progressing";
-      step.message = `Pointing the preview Service at ${idle} (revision ${rev})`;
-      return;
-    }
     if (o.previewEndpoints[idle] < want) {
       step.phase = approved ? "Promoting" : "Progressing";
       step.message = `Waiting for ${idle} endpoints behind the preview Service (${o.previewEndpoints[idle]}/${want})`;

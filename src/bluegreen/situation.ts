@@ -68,6 +68,15 @@ export function readyAt(c: ColorState | undefined, replicas: number): boolean {
   return c !== undefined && c.replicas === replicas && c.rolledOut && c.readyPods >= replicas;
 }
 
+/**
+ * Every pod of the new revision is Ready and no Ready pod of another revision is left in the color,
+ * whether or not the Deployment controller has said so yet (its status follows the pods by a round
+ * trip): what a Service selecting this color would send to is exactly the new revision's pods.
+ */
+export function podsReadyAt(c: ColorState | undefined, replicas: number): boolean {
+  return c !== undefined && c.replicas === replicas && c.readyPods >= replicas && c.staleReadyPods === 0;
+}
+
 /** The live color is what the active Service selects — the cluster, not our status, is the truth. */
 export function liveColor(o: Observed): Color | undefined {
   const sel = o.activeService.selectorColor;

@@ -40,6 +40,11 @@ export interface ColorState {
   /** Pods of this color running the Deployment's revision with condition Ready=True. */
   readonly readyPods: number;
   /**
+   * Pods of this color running another revision, Ready=True and not terminating: pods a Service
+   * selecting this color would still send to. `undefined`: not counted (then treated as unknown).
+   */
+  readonly staleReadyPods?: number;
+  /**
    * When this color, once it is no longer live, must be scaled to zero (ms since epoch).
    * `undefined`: no deadline recorded; `"invalid"`: unreadable (for a retired color both get a new deadline, the full delay from now).
    */

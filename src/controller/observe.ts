@@ -40,6 +40,7 @@ import {
   type Observed,
   type PodTemplate,
 } from "../bluegreen/types.ts";
+import { deepFreeze } from "../kube/objects.ts";
 import { type HTTPRouteObj, routeState } from "./observe-route.ts";
 
 /** The shapes we read from cached objects (plain JSON as the API returns it). */
@@ -142,12 +143,13 @@ function colorState(color: Color, dep: DeploymentObj, pods: readonly PodObj[]): 
     (st.updatedReplicas ?? 0) === replicas &&
     (st.replicas ?? 0) === replicas &&
     (st.availableReplicas ?? 0) >= replicas;
-  const readyPods = pods.filter(
-    (p) =>
-      p.metadata?.labels?.[LABEL_COLOR] === color &&
-      p.metadata?.labels?.[LABEL_REVISION] === revision &&
-      podReady(p),
-  ).length;
+  let readyPods = 0;
+  let staleReadyPods = 0;
+  for (const p of pods) {
+    if (p.metadata?.labels?.[LABEL_COLOR] !== color || !podReady(p)) continue;
+    if (p.metadata?.labels?.[LABEL_REVISION] === revision) readyPods++;
+    else staleReadyPods++;
+  }
   const containers =
     (dep.spec?.template?.spec as { containers?: { image?: string }[] } | undefined)?.containers ?? [];
   return {
@@ -158,6 +160,7 @@ function colorState(color: Color, dep: DeploymentObj, pods: readonly PodObj[]): 
     replicas,
     rolledOut,
     readyPods,
+    staleReadyPods,
     scaleDownAt: parseDeadline(dep.metadata?.annotations?.[ANNOTATION_SCALE_DOWN_AT]),
     specHash: dep.specHash ?? specHashOf(dep.spec),
     ...(dep.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== undefined
@@ -204,27 +207,61 @@ function endpointCounts(
   return counts;
 }
 
+type SpecRead =
+  | { readonly ok: true; readonly bgd: BlueGreenDeployment; readonly desired: Desired }
+  | { readonly ok: false; readonly message: string };
+
+/**
+ * What a BGD object says, parsed (schema, defaults, rules) and expanded into its desired template and
+ * revision, once per object the cache holds: cached objects are frozen and replaced, never changed, so
+ * the object itself is the key. Reconciles of an unchanged BGD (a pod or endpoint changed) then skip
+ * the parse, which was a tenth of the operator's CPU at fleet size.
+ */
+const specReads = new WeakMap<object, SpecRead>();
+
+function readSpec(raw: unknown): SpecRead {
+  const cacheable = typeof raw === "object" && raw !== null && Object.isFrozen(raw);
+  const known = cacheable ? specReads.get(raw) : undefined;
+  if (known !== undefined) return known;
+  const parsed = parseBlueGreenDeployment(raw);
+  let read: SpecRead;
+  if (!parsed.ok) read = { ok: false, message: parsed.message };
+  else {
+    const bgd: BlueGreenDeployment = parsed.value;
+    const template = desiredPodTemplate(bgd) as PodTemplate;
+    read = {
+      ok: true,
+      bgd,
+      desired: {
+        template,
+        revision: revisionOf(template),
+        canonical: canonicalJson(template),
+        image: imagesOf(template),
+        // Only the explicit (immutable) selector: template labels may change between revisions, and
+        // the Deployments' selectors cannot, nor may the active Service's stop matching the live pods.
+        selector: { ...(bgd.spec.selector?.matchLabels ?? {}) },
+      },
+    };
+  }
+  // Shared by every reconcile of this object version: frozen, so a planner that mutated it would throw.
+  if (cacheable) specReads.set(raw, deepFreeze(read));
+  return read;
+}
+
 export function observe(raw: unknown, caches: Caches): Observation {
   const meta = (raw as KObject).metadata ?? {};
   const owner: Owner = { name: meta.name ?? "", namespace: meta.namespace ?? "", uid: meta.uid ?? "" };
   const generation = meta.generation ?? 0;
-  const parsed = parseBlueGreenDeployment(raw);
-  if (!parsed.ok) return { ok: false, message: parsed.message, owner, generation };
-  const bgd: BlueGreenDeployment = parsed.value;
+  const read = readSpec(raw);
+  if (!read.ok) return { ok: false, message: read.message, owner, generation };
+  const { bgd, desired } = read;
   const spec = bgd.spec;
-  const template = desiredPodTemplate(bgd) as PodTemplate;
-  const desired: Desired = {
-    template,
-    revision: revisionOf(template),
-    canonical: canonicalJson(template),
-    image: imagesOf(template),
-    // Only the explicit (immutable) selector: template labels may change between revisions, and
-    // the Deployments' selectors cannot, nor may the active Service's stop matching the live pods.
-    selector: { ...(spec.selector?.matchLabels ?? {}) },
-  };
-  const pods = [...caches.podsOf(owner.namespace, owner.name)].sort((a, b) =>
-    (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""),
-  );
+  // Code-unit order, not localeCompare: pod names are DNS labels, and collation would load ICU's data.
+  const pods = [...caches.podsOf(owner.namespace, owner.name)].sort((a, b) => {
+    const x = a.metadata?.name ?? "";
+    const y = b.metadata?.name ?? "";
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
   const podColor = new Map<string, Color>();
   for (const p of pods) {
     const c = p.metadata?.labels?.[LABEL_COLOR];

@@ -3,27 +3,26 @@
  * raw paths (custom resources, server-side apply, streaming watch) whose failures are typed
  * (api-errors.ts).
  *
- * Requests go through @kubernetes/client-node's own fetch stack (`RequestContext` +
- * `applySecurityAuthentication` + `IsomorphicFetchHttpLibrary`, i.e. undici with the kubeconfig's TLS
- * and credentials), so exec/OIDC credential plugins keep working. Two things of client-node 2.0.1 are
- * deliberately avoided:
- * - `applySecurityAuthentication` builds a new undici Agent (a new connection pool, so a new TLS
- *   handshake) on every call (dist/config.js `createDispatcher`, uncached unlike `createAgent`).
- *   Here one pool per cluster+user is reused (`PooledKubeConfig`, and in `KubeClient` for any config).
+ * Credentials and TLS come from @kubernetes/client-node's KubeConfig, so exec/OIDC credential
+ * plugins, in-cluster tokens and proxies keep working; requests go out through undici's `request()`
+ * (the HTTP client client-node itself ships) on one connection pool per client. Three things of
+ * client-node 2.0.1 are deliberately avoided, each measured as the operator's CPU at fleet size
+ * (a V8 CPU profile of `make bench SIZE=300`, see docs/performance.md):
+ * - its request path is WHATWG `fetch` (Request/Headers objects, web streams, one AbortSignal chain
+ *   per request): about twice the CPU of `request()` for the same exchange;
+ * - `applySecurityAuthentication` builds a new undici Agent on every call (dist/config.js
+ *   `createDispatcher`, uncached unlike `createAgent`), and closing the unused one throws and catches
+ *   errors inside undici: here the dispatcher is made once and only the headers are asked for per
+ *   request (`applyToHTTPSOptions`, which refreshes expiring tokens);
  * - `Watch` aborts a watch after 30 s without bytes (dist/watch.js `requestTimeoutMs`), and `ListWatch`
  *   stops for good on any other error (dist/cache.js `doneHandler`). `KubeClient.watch` streams instead,
  *   bounded by the server-side `timeoutSeconds` the caller sets.
  */
-import {
-  type HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  type KubeConfig,
-  RequestContext,
-  type ResponseContext,
-} from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { type Dispatcher as UndiciDispatcher, request as undiciRequest } from "undici";
 import { FIELD_MANAGER } from "../api/labels.ts";
 import { ApiError, isRecord, TransportError } from "./api-errors.ts";
-import { type Dispatcher, pooled } from "./config.ts";
+import { credentials, deadline, sharedDispatcher } from "./transport.ts";
 
 export { loadKubeConfig, PooledKubeConfig } from "./config.ts";
 
@@ -118,8 +117,8 @@ export interface KubeClientOptions {
 export class KubeClient implements ListWatcher {
   readonly #kc: KubeConfig;
   readonly #server: string;
-  readonly #http = new IsomorphicFetchHttpLibrary();
-  readonly #pools = new Map<string, Dispatcher>();
+  /** One connection pool for every request of this client, made on the first request. */
+  #dispatcher: Promise<UndiciDispatcher | undefined> | undefined;
   readonly #fieldManager: string;
   readonly #userAgent: string;
   readonly #timeoutMs: number;
@@ -227,19 +226,15 @@ export class KubeClient implements ListWatcher {
    * half-open connection cannot hang a watch forever. An ERROR event is thrown as `ApiError`.
    */
   async *watch(path: string, query: Query, signal?: AbortSignal): AsyncGenerator<WatchEvent> {
-    const local = new AbortController();
     const serverTimeout = typeof query.timeoutSeconds === "number" ? query.timeoutSeconds : 1800;
-    const bound = AbortSignal.timeout((serverTimeout + 30) * 1000);
-    const all = AbortSignal.any(signal === undefined ? [local.signal, bound] : [local.signal, bound, signal]);
+    const d = deadline((serverTimeout + 30) * 1000, signal);
     try {
-      const res = await this.#send("GET", path, { ...query, watch: 1 }, all);
-      if (res.httpStatusCode >= 300) throw await this.#failure("GET", path, res);
-      const stream = res.body.stream();
-      if (stream === null) throw new TransportError("GET", path, "watch response has no body");
+      const res = await this.#send("GET", path, { ...query, watch: 1 }, d.signal);
+      if (res.statusCode >= 300) throw await this.#failure("GET", path, res);
       const decoder = new TextDecoder();
       let buffered = "";
       try {
-        for await (const chunk of stream) {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
           buffered += decoder.decode(chunk, { stream: true });
           let nl = buffered.indexOf("\n");
           while (nl >= 0) {
@@ -251,13 +246,13 @@ export class KubeClient implements ListWatcher {
         }
       } catch (err) {
         if (err instanceof ApiError || err instanceof TransportError) throw err;
-        throw new TransportError("GET", path, failureReason(all, bound), err);
+        throw new TransportError("GET", path, d.reason(), err);
       }
       const rest = (buffered + decoder.decode()).trim();
       if (rest !== "") yield parseWatchLine(path, rest);
     } finally {
-      // Releases the connection when the consumer stops early (break, return, throw).
-      local.abort();
+      // Releases the connection (or the HTTP/2 stream) when the consumer stops early (break, return, throw).
+      d.abort();
     }
   }
 
@@ -271,7 +266,7 @@ export class KubeClient implements ListWatcher {
   }
 
   async #json(
-    method: HttpMethod,
+    method: string,
     path: string,
     opts: RequestOptions,
     body?: unknown,
@@ -286,73 +281,76 @@ export class KubeClient implements ListWatcher {
   }
 
   async #text(
-    method: HttpMethod,
+    method: string,
     path: string,
     opts: RequestOptions,
     body?: unknown,
     contentType?: string,
   ): Promise<string> {
-    const bound = AbortSignal.timeout(opts.timeoutMs ?? this.#timeoutMs);
-    const signal = AbortSignal.any(opts.signal === undefined ? [bound] : [bound, opts.signal]);
+    const d = deadline(opts.timeoutMs ?? this.#timeoutMs, opts.signal);
     try {
-      const res = await this.#send(method, path, opts.query ?? {}, signal, body, contentType);
-      if (res.httpStatusCode >= 300) throw await this.#failure(method, path, res);
+      const res = await this.#send(method, path, opts.query ?? {}, d.signal, body, contentType);
+      if (res.statusCode >= 300) throw await this.#failure(method, path, res);
       return await res.body.text();
     } catch (err) {
       if (err instanceof ApiError || err instanceof TransportError) throw err;
-      throw new TransportError(method, path, failureReason(signal, bound), err);
+      throw new TransportError(method, path, d.reason(), err);
+    } finally {
+      d.done();
     }
   }
 
   async #send(
-    method: HttpMethod,
+    method: string,
     path: string,
     query: Query,
     signal: AbortSignal,
     body?: unknown,
     contentType?: string,
-  ): Promise<ResponseContext> {
+  ): Promise<UndiciDispatcher.ResponseData> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), method);
-    await this.#kc.applySecurityAuthentication(ctx);
-    const d = pooled(this.#pools, this.#kc, ctx.getDispatcher());
-    if (d !== undefined) ctx.setDispatcher(d);
-    ctx.setHeaderParam("Accept", "application/json");
-    ctx.setHeaderParam("User-Agent", this.#userAgent);
-    if (body !== undefined) {
-      // JSON is YAML, so apply patches are sent as JSON under the apply-patch+yaml type.
-      ctx.setHeaderParam("Content-Type", contentType ?? "application/json");
-      ctx.setBody(JSON.stringify(body));
-    }
-    ctx.setSignal(signal);
+    const headers = await credentials(this.#kc);
+    headers.accept = "application/json";
+    headers["user-agent"] = this.#userAgent;
+    // JSON is YAML, so apply patches are sent as JSON under the apply-patch+yaml type.
+    if (body !== undefined) headers["content-type"] = contentType ?? "application/json";
+    this.#dispatcher ??= sharedDispatcher(this.#kc, this.#server);
+    const dispatcher = await this.#dispatcher;
     this.#hooks.beforeSend?.(method, path);
-    let res: ResponseContext;
+    let res: UndiciDispatcher.ResponseData;
     try {
-      res = await this.#http.send(ctx).toPromise();
+      res = await undiciRequest(url, {
+        method: method as UndiciDispatcher.HttpMethod,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal,
+        ...(dispatcher === undefined ? {} : { dispatcher }),
+      });
     } catch (err) {
       this.#hooks.afterResponse?.(method, undefined);
       throw err;
     }
-    this.#hooks.afterResponse?.(method, res.httpStatusCode);
+    this.#hooks.afterResponse?.(method, res.statusCode);
     return res;
   }
 
-  async #failure(method: string, path: string, res: ResponseContext): Promise<ApiError> {
+  async #failure(method: string, path: string, res: UndiciDispatcher.ResponseData): Promise<ApiError> {
     let status: unknown;
     try {
       status = JSON.parse(await res.body.text());
     } catch {
       status = undefined;
     }
-    return new ApiError(method, path, res.httpStatusCode, status, res.headers["retry-after"]);
+    const retryAfter = res.headers["retry-after"];
+    return new ApiError(
+      method,
+      path,
+      res.statusCode,
+      status,
+      Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    );
   }
-}
-
-function failureReason(signal: AbortSignal, bound: AbortSignal): string {
-  if (bound.aborted) return "client-side timeout";
-  if (signal.aborted) return "aborted";
-  return "request failed";
 }
 
 function parseWatchLine(path: string, line: string): WatchEvent {

@@ -148,23 +148,39 @@ export class LeaderElector {
       return;
     }
     this.#leading = false;
-    const now = microTime(this.#wall());
-    const old = this.#observed;
-    try {
-      await this.#o.api.replace(
-        this.#path,
-        this.#leaseBody(old.metadata.resourceVersion, {
-          holderIdentity: "",
-          leaseDurationSeconds: 1,
-          acquireTime: now,
-          renewTime: now,
-          leaseTransitions: old.spec.leaseTransitions,
-        }),
-        { timeoutMs: this.#o.renewDeadlineMs },
-      );
-      this.#o.log.info({ lease: this.#leaseName }, "Released leader lease");
-    } catch (err) {
-      this.#o.log.warn({ lease: this.#leaseName, err: message(err) }, "Could not release leader lease");
+    // A renewal cut short by stop() may still have reached the API server: then our copy's
+    // resourceVersion is stale and the release is refused with 409. Read the Lease again and hand it
+    // back if it is still ours; a few tries, each bounded by the renew deadline.
+    let old: LeaseObject | undefined = this.#observed;
+    for (let attempt = 0; attempt < 3 && old !== undefined; attempt++) {
+      const now = microTime(this.#wall());
+      try {
+        await this.#o.api.replace(
+          this.#path,
+          this.#leaseBody(old.metadata.resourceVersion, {
+            holderIdentity: "",
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: old.spec.leaseTransitions,
+          }),
+          { timeoutMs: this.#o.renewDeadlineMs },
+        );
+        this.#o.log.info({ lease: this.#leaseName }, "Released leader lease");
+        return;
+      } catch (err) {
+        if (!isConflict(err) || attempt === 2) {
+          this.#o.log.warn({ lease: this.#leaseName, err: message(err) }, "Could not release leader lease");
+          return;
+        }
+      }
+      try {
+        const current = parseLease(await this.#o.api.get(this.#path, { timeoutMs: this.#o.renewDeadlineMs }));
+        old = current.spec.holderIdentity === this.identity ? current : undefined;
+      } catch (err) {
+        this.#o.log.warn({ lease: this.#leaseName, err: message(err) }, "Could not release leader lease");
+        return;
+      }
     }
   }
 

@@ -46,9 +46,30 @@ describe("rollout: a new revision goes to the idle color", () => {
       phase: "Progressing",
     },
     {
-      name: "does not point the preview Service at green before the Deployment controller has seen the write",
+      name: "does not point the preview Service at green before the Deployment controller has seen the write, when green's other pods are not known",
       given: rollingOut({ image: V2, rolledOut: false }),
       writes: [],
+    },
+    {
+      name: "points the preview Service at green as soon as every new pod is Ready, before the Deployment's status says so",
+      given: rollingOut({ image: V2, rolledOut: false, staleReady: 0 }),
+      writes: ["ApplyService preview green"],
+      phase: "Progressing",
+    },
+    {
+      name: "does not point the preview Service at green early while a ready pod of the previous revision is still in green",
+      given: rollingOut({ image: V2, rolledOut: false, staleReady: 1 }),
+      writes: [],
+      phase: "Progressing",
+    },
+    {
+      name: "does not promote a preview that was pointed at early until the Deployment says it rolled out",
+      given: rollingOut(
+        { image: V2, rolledOut: false, staleReady: 0 },
+        { preview: "green", spec: { strategy: { promotion: { mode: "Auto" } } } },
+      ),
+      writes: [],
+      phase: "Progressing",
     },
     {
       name: "points the preview Service at green once every pod is ready",

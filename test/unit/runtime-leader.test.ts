@@ -151,6 +151,21 @@ describe("leader election", () => {
     await b.elector.stop();
   });
 
+  it("releases the Lease even when a renewal it cut short had reached the API server (a stale resourceVersion)", async () => {
+    const store = new LeaseStore();
+    const a = candidate(store, "a", []);
+    void a.elector.start();
+    await until("a leads", () => a.elector.isLeader());
+    // The renewal stop() aborts went through on the server, its answer never came back: the
+    // Lease's resourceVersion moved on without the elector seeing it.
+    const current = structuredClone(store.object);
+    await store.api().replace("/lease", current);
+    const writes = store.writes;
+    await a.elector.stop();
+    assert.equal(store.holder, "", "released after reading the Lease again");
+    assert.equal(store.writes, writes + 1, "one release write");
+  });
+
   it("a partitioned leader stops before the standby starts (renew deadline < lease duration)", async () => {
     const store = new LeaseStore();
     const timeline: string[] = [];

@@ -98,6 +98,8 @@ export interface ColorSketch {
   readonly ready?: number;
   /** Default: every replica ready. */
   readonly rolledOut?: boolean;
+  /** Ready pods of another revision left in this color; omitted: not counted (unknown). */
+  readonly staleReady?: number;
   readonly scaleDownAt?: number | "invalid";
   /** Written by an operator version without the template annotation: identity falls back to the revision. */
   readonly withoutTemplateAnnotation?: boolean;
@@ -163,6 +165,7 @@ export function colorState(color: Color, c: ColorSketch, defaultReplicas: number
     replicas,
     rolledOut: c.rolledOut ?? ready >= replicas,
     readyPods: ready,
+    ...(c.staleReady !== undefined ? { staleReadyPods: c.staleReady } : {}),
     scaleDownAt: c.scaleDownAt,
     ...(c.specHash !== undefined ? { specHash: c.specHash } : {}),
     ...(c.recordedSpecHash !== undefined ? { recordedSpecHash: c.recordedSpecHash } : {}),

@@ -151,6 +151,8 @@ export function observedOf(w: World): Observed {
       replicas: d.replicas,
       rolledOut: rolledOut(d),
       readyPods: d.readyPods,
+      // A new template replaces every pod at once in this world: no ready pod of another revision stays.
+      staleReadyPods: 0,
       scaleDownAt: parseDeadline(d.scaleDownAt),
     };
     for (let i = 0; i < d.replicas; i++)
