@@ -53,7 +53,10 @@ describe("resilience", { concurrency: true }, () => {
     await applyBgd(n, "app", { image: "app:v2", strategy });
     const waiting = await waitStatus(n, "app", { phase: "AwaitingPromotion" });
 
-    // Kill the operator the moment the watch shows the active Service on green.
+    // Kill the operator the moment the watch shows the active Service on green. The watch must be
+    // live before the promotion: kubectl prints the object from a GET first and opens its watch a
+    // moment later (0.7 s seen under load), and a switch in between was never printed. So a harmless
+    // annotation is written first, and its event seen through the watch, before the promotion.
     const watch = spawn("kubectl", [
       "get",
       "service",
@@ -64,14 +67,38 @@ describe("resilience", { concurrency: true }, () => {
       "-o",
       'jsonpath={.spec.selector.bluegreen\\.io/color}{"\\n"}',
     ]);
-    const switched = new Promise<void>((resolve) => {
+    let lines = 0;
+    const seen: Array<() => void> = [];
+    const switched = new Promise<void>((resolve, reject) => {
       createInterface({ input: watch.stdout }).on("line", (line) => {
+        lines++;
+        for (const f of seen.splice(0)) f();
         if (line.trim() === "green") {
           first.child.kill("SIGKILL");
           resolve();
         }
       });
+      watch.once("exit", (code) => reject(new Error(`kubectl --watch ended (${code}) before the switch`)));
     });
+    switched.catch(() => {});
+    const nextLine = (after: number) =>
+      new Promise<void>((r) => {
+        const check = () => (lines > after ? r() : seen.push(check));
+        check();
+      });
+    // Each wait also ends (failing) if kubectl exits.
+    await Promise.race([nextLine(0), switched]);
+    const beforePing = lines;
+    await kubectl([
+      "annotate",
+      "--overwrite",
+      "-n",
+      n,
+      "service",
+      "app",
+      `e2e.bluegreen.io/ping=${Date.now()}`,
+    ]);
+    await Promise.race([nextLine(beforePing), switched]);
     await kubectl(["annotate", "-n", n, "bgd", "app", `bluegreen.io/promote=${waiting.previewRevision}`]);
     await switched;
     watch.kill();
