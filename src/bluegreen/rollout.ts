@@ -148,7 +148,13 @@ export function planRollout(
     step.message = `Pointing the preview Service at ${idle} (revision ${rev})`;
     return;
   }
-  if (!readyAt(dep, want)) {
+  // A preview awaiting a manual approval counts as ready once its pods say so, as the retarget above
+  // does: prePromotion gates and a person judge the new revision's ready pods through the preview
+  // Service, and the EndpointSlices below must show them. An approved rollout waits for the Deployment
+  // to say it rolled out at full size before the switch, and so does automatic promotion (it would
+  // otherwise write AwaitingPromotion only to promote on the Deployment's next status: one more write).
+  const earlyPreview = !approved && !s.autoPromote && podsReadyAt(dep, want);
+  if (!readyAt(dep, want) && !earlyPreview) {
     const since = Math.max(
       parseTime(approved ? rollout.promotedAt : rollout.startedAt) ?? now,
       parseTime(rollout.progressedAt) ?? Number.NEGATIVE_INFINITY,

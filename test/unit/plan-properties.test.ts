@@ -199,8 +199,11 @@ function checkWrite(run: Run, w: World, a: Action, o: Observed): void {
     case "ApplyService": {
       const target = w.deployments[a.color];
       if (a.role === "preview") {
-        // Readiness first (Argo Rollouts #2641): the preview moves to a new color only when all its pods are ready.
-        if (a.color !== live && (target === undefined || !rolledOut(target) || target.readyPods < 1))
+        // Readiness first (Argo Rollouts #2641): the preview moves to a new color only when all its pods are
+        // ready. The pods, not the Deployment's status: that may still lag them (a scale the Deployment
+        // controller has not observed yet), and what the Service reaches is the pods. (The model drops a
+        // replaced template's pods at once, so every pod it counts runs the color's revision.)
+        if (a.color !== live && (target === undefined || target.readyPods < Math.max(1, target.replicas)))
           fail(run, `preview Service pointed at ${a.color} before it was ready`);
         return;
       }

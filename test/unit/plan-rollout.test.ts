@@ -72,6 +72,22 @@ describe("rollout: a new revision goes to the idle color", () => {
       phase: "Progressing",
     },
     {
+      name: "asks for a manual approval once the preview's pods and endpoints are ready, before the Deployment's status says so",
+      given: rollingOut({ image: V2, rolledOut: false, staleReady: 0 }, { preview: "green" }),
+      writes: [],
+      phase: "AwaitingPromotion",
+      expect: (_p, st) => assert.equal(st.rollout?.previewReadySince, iso(T0)),
+    },
+    {
+      name: "an approval of a preview the Deployment has not yet reported rolled out waits for it before the switch",
+      given: rollingOut(
+        { image: V2, rolledOut: false, staleReady: 0 },
+        { preview: "green", annotations: { promote: R2 } },
+      ),
+      writes: [],
+      phase: "Promoting",
+    },
+    {
       name: "points the preview Service at green once every pod is ready",
       given: rollingOut({ image: V2 }),
       writes: ["ApplyService preview green"],
