@@ -22,7 +22,13 @@ interface Side {
     readonly cpuToConvergeS: number;
     readonly convergedRssMiB: number;
     readonly writesAfterAllStable: number;
-    readonly restart: { readonly writes: number; readonly lastWriteS: number; readonly rssMiB: number };
+    readonly restart: {
+      readonly writes: number;
+      readonly lastWriteS: number;
+      readonly rssMiB: number;
+      /** Runs before BENCH_RESTART_LATE_S existed have none. */
+      readonly lateRssMiB?: number;
+    };
   };
 }
 interface Run {
@@ -62,6 +68,12 @@ const perRun: Array<[string, Pick, (n: number) => string, string]> = [
   ["restart with the fleet stable: writes, Events included", (s) => s.fleet.restart.writes, f0, ""],
   ["restart: time to the last write", (s) => s.fleet.restart.lastWriteS, f1, "s"],
   ["RSS after that restart", (s) => s.fleet.restart.rssMiB, f1, "MiB"],
+  [
+    "RSS BENCH_RESTART_LATE_S (default 90 s) after that restart (the runs that sampled it)",
+    (s) => s.fleet.restart.lateRssMiB ?? Number.NaN,
+    f1,
+    "MiB",
+  ],
   ["idle RSS, one application", (s) => s.idleRssMiB, f1, "MiB"],
 ];
 const pooled: Array<[string, (s: Side) => readonly number[], (n: number) => string, string]> = [
@@ -72,8 +84,9 @@ const pooled: Array<[string, (s: Side) => readonly number[], (n: number) => stri
 const unit = (u: string) => (u === "" ? "" : ` ${u}`);
 const rows: string[][] = [];
 for (const [name, pick, f, u] of perRun) {
-  const a = runs.map((r) => pick(r.argo));
-  const o = runs.map((r) => pick(r.ours));
+  const a = runs.map((r) => pick(r.argo)).filter(Number.isFinite);
+  const o = runs.map((r) => pick(r.ours)).filter(Number.isFinite);
+  if (a.length === 0 || o.length === 0) continue;
   const ratios = runs.map((r) => pick(r.ours) / pick(r.argo)).filter(Number.isFinite);
   rows.push([
     name,
