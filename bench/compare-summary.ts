@@ -7,6 +7,7 @@
  *   node bench/compare-summary.ts run1.json run2.json run3.json   (copies of bench/results/compare-N.json)
  */
 import { readFileSync } from "node:fs";
+import { spread } from "./common.ts";
 
 interface Spread {
   readonly samples: readonly number[];
@@ -38,13 +39,11 @@ interface Run {
   readonly ours: Side;
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+const median = (xs: readonly number[]) => spread(xs).median;
+const range = (xs: readonly number[], f: (n: number) => string) => {
+  const { median, min, max } = spread(xs);
+  return `${f(median)} (${f(min)}–${f(max)})`;
 };
-const range = (xs: readonly number[], f: (n: number) => string) =>
-  `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -93,7 +92,7 @@ for (const [name, pick, f, u] of perRun) {
     `${range(a, f)}${unit(u)}`,
     `${range(o, f)}${unit(u)}`,
     median(a) > 0 && median(o) > 0
-      ? `${f2(median(o) / median(a))} (runs ${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))})`
+      ? `${f2(median(o) / median(a))} (runs ${f2(spread(ratios).min)}–${f2(spread(ratios).max)})`
       : "–",
   ]);
 }
