@@ -1,8 +1,8 @@
 /**
- * What the benchmarks share. The Node.js options and malloc setting the operator ships with, read from
+ * What the benchmarks share. The Node.js options and malloc settings the operator ships with, read from
  * its Deployment manifest (deploy/operator/deployment.yaml: the chart's default is the same, checked by
- * the manifests test), so the benchmarks measure the process as it runs in a cluster. NODE_OPTIONS or
- * MALLOC_ARENA_MAX set by the caller win (to compare other settings).
+ * the manifests test), so the benchmarks measure the process as it runs in a cluster. NODE_OPTIONS,
+ * MALLOC_ARENA_MAX or MALLOC_MMAP_THRESHOLD_ set by the caller win (to compare other settings).
  */
 import { execFile } from "node:child_process";
 import { closeSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
@@ -44,7 +44,7 @@ export async function applyMany(
   for (let i = 0; i < lists.length; i += 5) await Promise.all(lists.slice(i, i + 5).map(apply));
 }
 
-/** The runtime settings the operator's container sets (NODE_OPTIONS, MALLOC_ARENA_MAX), from its manifest. */
+/** The runtime settings the operator's container sets (NODE_OPTIONS, glibc's malloc settings), from its manifest. */
 export function shippedRuntimeEnv(): Record<string, string> {
   const file = join(resolve(import.meta.dirname, ".."), "deploy/operator/deployment.yaml");
   for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
@@ -52,7 +52,7 @@ export function shippedRuntimeEnv(): Record<string, string> {
     if (o?.kind !== "Deployment") continue;
     const env = o.spec?.template?.spec?.containers?.[0]?.env ?? [];
     const out: Record<string, string> = {};
-    for (const name of ["NODE_OPTIONS", "MALLOC_ARENA_MAX"]) {
+    for (const name of ["NODE_OPTIONS", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"]) {
       const v = env.find((e) => e.name === name)?.value;
       if (v === undefined) throw new Error(`no ${name} in ${file}`);
       out[name] = v;

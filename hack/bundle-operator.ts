@@ -7,6 +7,7 @@
  * shipped NODE_OPTIONS): 114 MiB resident with tsc's files, 91 MiB bundled (docs/performance.md).
  *   node hack/bundle-operator.ts [DIST_DIR]   (default dist; `make build`, the Dockerfile, hack/build-image.sh)
  */
+import { isBuiltin } from "node:module";
 import { join, resolve } from "node:path";
 import * as esbuild from "esbuild";
 
@@ -27,6 +28,37 @@ await esbuild.build({
   // identifiers not: log lines and stack traces keep their names; the source map gives file:line.
   minifyWhitespace: true,
   minifySyntax: true,
+  // undici's package root runs all of undici at startup (fetch, WebSocket, caches, mocks): the
+  // operator takes only its Agent and request() (hack/undici-slim.cjs says what and why).
+  plugins: [
+    {
+      name: "undici-slim",
+      setup(build) {
+        build.onResolve({ filter: /^undici$/ }, () => ({ path: join(repo, "hack/undici-slim.cjs") }));
+      },
+    },
+    {
+      // `import ... from "node:http"` in an ES module makes Node build the module's whole export list,
+      // calling every lazy getter on it: node:http's WebSocket loads Node's own copy of undici (~750 KB of
+      // source, compiled and run), node:tls's rootCertificates parses every CA certificate, node:crypto's
+      // webcrypto loads Web Crypto. A CommonJS require() returns the module object and calls none of them.
+      name: "builtins-by-require",
+      setup(build) {
+        build.onResolve({ filter: /^[a-z:_/]+$/ }, (a) =>
+          a.kind === "import-statement" && isBuiltin(a.path)
+            ? { path: a.path, namespace: "builtin" }
+            : undefined,
+        );
+        build.onLoad({ filter: /.*/, namespace: "builtin" }, (a) => ({
+          contents: `module.exports = require(${JSON.stringify(a.path)});`,
+          loader: "js",
+        }));
+      },
+    },
+  ],
+  // License comments go to main.js.LEGAL.txt, linked from the bundle: one of them is not ASCII, and
+  // one non-ASCII character makes V8 hold the whole 2.7 MB source as two bytes per character.
+  legalComments: "linked",
   banner: {
     js: 'import { createRequire as __bgoCreateRequire } from "node:module"; const require = __bgoCreateRequire(import.meta.url);',
   },
