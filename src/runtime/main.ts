@@ -9,6 +9,8 @@
  * restarts it as a standby. On SIGTERM/SIGINT the process turns unready, lets in-flight reconciles
  * finish, releases the Lease so a standby takes over immediately, and exits 0.
  */
+// First: V8's memory setting applies before the other modules load (v8-memory.ts says why).
+import "./v8-memory.ts";
 import { pino } from "pino";
 import { BlueGreenController } from "../controller/controller.ts";
 import { KubeClient, loadKubeConfig } from "../kube/kube.ts";
