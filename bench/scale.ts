@@ -12,6 +12,10 @@
  * by kube-apiserver, kcm, the scheduler and kwok creating pods as much as by the operator.
  * Prints a table and writes bench/results/scale-<N>.json.
  *
+ * BENCH_CHANGE=0 stops after the restart (no fleet-wide change): at 10,000 that change alone is most of
+ * an hour on two cores. The fleet's phases are read every SIZE × 2 ms (at least 2 s), with progress
+ * (Stable count, RSS) logged every minute: a list of 10,000 BGDs every 2 s would load the API server
+ * the benchmark measures.
  * BGO_ENTRY=<path to main.ts or main.js> runs another build of the operator (e.g. a checkout of main).
  * BENCH_HEAP=1 adds the heap after a forced full GC and V8's heap spaces (through an inspector on
  * loopback); the difference between two sizes is what each BGD costs (the informer caches' share).
@@ -33,6 +37,7 @@ import {
   loadAverage,
   NO_DELAY,
   operatorEnv,
+  rssMiB,
   runBench,
   verbAndResource,
   waitFor,
@@ -43,6 +48,8 @@ import { fleetChange } from "./fleet-change.ts";
 const repo = resolve(import.meta.dirname, "..");
 const SIZE = Number(process.env.BENCH_SIZE ?? 100);
 const ENTRY = process.env.BGO_ENTRY ?? join(repo, "src/runtime/main.ts");
+const CHANGE = process.env.BENCH_CHANGE !== "0";
+const POLL_MS = Math.max(2000, SIZE * 2);
 const NS = "bench";
 /** BENCH_HEAP=1: the operator runs with an inspector on loopback, to read its heap after a forced GC. */
 const HEAP = process.env.BENCH_HEAP === "1";
@@ -160,7 +167,22 @@ async function main(): Promise<void> {
   let op = await startOperator(paths.operatorKubeconfig, "1");
   await waitFor("caches synced", () => logSays(op, "Caches synced"), 600_000, 200);
   const syncedS = (Date.now() - t0) / 1000;
-  await waitFor(`${SIZE} BGDs Stable`, () => stableCount() === SIZE, 3_600_000);
+  let loggedAt = Date.now();
+  await waitFor(
+    `${SIZE} BGDs Stable`,
+    () => {
+      const n = stableCount();
+      if (n < SIZE && Date.now() - loggedAt >= 60_000) {
+        loggedAt = Date.now();
+        console.log(
+          `[bench] ${n}/${SIZE} Stable after ${((loggedAt - t0) / 1000).toFixed(0)} s; RSS ${rssMiB(op.pid)} MiB`,
+        );
+      }
+      return n === SIZE;
+    },
+    3_600_000,
+    POLL_MS,
+  );
   const convergedAt = Date.now();
   const convergedS = (convergedAt - t0) / 1000;
   const loadAtConverged = load();
@@ -191,6 +213,13 @@ async function main(): Promise<void> {
       : (Math.max(...writes.map((w) => Date.parse(w.requestReceivedTimestamp))) - since) / 1000;
   const memRestarted = await memory(op);
   const loadAtChange = load();
+  console.log(`[bench] restart: ${writes.length} writes; ${JSON.stringify(memRestarted)}`);
+  if (!CHANGE) {
+    const cpuS = cpuSeconds(op.pid);
+    await op.stop();
+    report({ change: undefined, memChanged: undefined, cpuS, loadAtEnd: load() });
+    return;
+  }
   const change = await fleetChange({
     size: SIZE,
     apply: applyFleet,
@@ -214,72 +243,93 @@ async function main(): Promise<void> {
   const cpuS = cpuSeconds(op.pid);
   const loadAtEnd = load();
   await op.stop();
+  report({ change, memChanged, cpuS, loadAtEnd });
 
-  const result = {
-    date: new Date().toISOString(),
-    size: SIZE,
-    operator: ENTRY,
-    machine: { cpus: cpus().length, node: process.version },
-    controlPlane: { kwokNodes: nodes, podsPerNode: PODS_PER_NODE, podReadyDelay: "0s" },
-    loadAverage: { start: loadAtStart, converged: loadAtConverged, change: loadAtChange, end: loadAtEnd },
-    freshStart: {
-      cachesSyncedS: syncedS,
-      allStableS: convergedS,
-      writesAfterAllStable: settle.writes,
-      lastWriteAfterAllStableS: settle.lastWriteS,
-      ...memConverged,
-    },
-    restart: {
-      cachesSyncedS: restartSyncedS,
-      writes: writes.length,
-      writesBy: countBy(writes, verbAndResource),
-      lastWriteS,
-      ...memRestarted,
-    },
-    fleetChange: { ...change, ...memChanged, cpuSecondsOfSecondProcess: cpuS },
-  };
-  mkdirSync(join(repo, "bench/results"), { recursive: true });
-  const out = join(repo, `bench/results/scale-${SIZE}.json`);
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`\n| figure (${SIZE} BGDs, 1 replica) | bluegreen-operator |`);
-  console.log("|---|---|");
-  console.log(`| fresh operator → caches synced | ${syncedS.toFixed(1)} s |`);
-  console.log(`| fresh operator → all Stable | ${convergedS.toFixed(1)} s |`);
-  console.log(
-    `| writes after all Stable; the last | ${settle.writes}; ${settle.lastWriteS.toFixed(1)} s later |`,
-  );
-  console.log(
-    `| RSS / heap used, fleet Stable | ${memConverged.rssMiB} MiB / ${memConverged.heapUsedMiB} MiB |`,
-  );
-  if (memConverged.afterGc !== undefined && memRestarted.afterGc !== undefined) {
-    const g = (m: typeof memConverged.afterGc) =>
-      `${m?.heapUsedMiB} MiB (old space ${m?.spacesMiB.old_space}, code ${m?.spacesMiB.code_space}); external ${m?.externalMiB} MiB`;
-    console.log(`| heap after a forced GC, fleet Stable | ${g(memConverged.afterGc)} |`);
-    console.log(`| heap after a forced GC, after restart | ${g(memRestarted.afterGc)} |`);
+  function report({
+    change,
+    memChanged,
+    cpuS,
+    loadAtEnd,
+  }: {
+    change: Awaited<ReturnType<typeof fleetChange>> | undefined;
+    memChanged: Awaited<ReturnType<typeof memory>> | undefined;
+    cpuS: number;
+    loadAtEnd: number[];
+  }) {
+    const result = {
+      date: new Date().toISOString(),
+      size: SIZE,
+      operator: ENTRY,
+      machine: { cpus: cpus().length, node: process.version },
+      controlPlane: { kwokNodes: nodes, podsPerNode: PODS_PER_NODE, podReadyDelay: "0s" },
+      loadAverage: { start: loadAtStart, converged: loadAtConverged, change: loadAtChange, end: loadAtEnd },
+      freshStart: {
+        cachesSyncedS: syncedS,
+        allStableS: convergedS,
+        writesAfterAllStable: settle.writes,
+        lastWriteAfterAllStableS: settle.lastWriteS,
+        ...memConverged,
+      },
+      restart: {
+        cachesSyncedS: restartSyncedS,
+        writes: writes.length,
+        writesBy: countBy(writes, verbAndResource),
+        lastWriteS,
+        ...memRestarted,
+      },
+      fleetChange:
+        change === undefined
+          ? { skipped: "BENCH_CHANGE=0", cpuSecondsOfSecondProcess: cpuS }
+          : { ...change, ...memChanged, cpuSecondsOfSecondProcess: cpuS },
+    };
+    mkdirSync(join(repo, "bench/results"), { recursive: true });
+    const out = join(repo, `bench/results/scale-${SIZE}.json`);
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`\n| figure (${SIZE} BGDs, 1 replica) | bluegreen-operator |`);
+    console.log("|---|---|");
+    console.log(`| fresh operator → caches synced | ${syncedS.toFixed(1)} s |`);
+    console.log(`| fresh operator → all Stable | ${convergedS.toFixed(1)} s |`);
+    console.log(
+      `| writes after all Stable; the last | ${settle.writes}; ${settle.lastWriteS.toFixed(1)} s later |`,
+    );
+    console.log(
+      `| RSS / heap used, fleet Stable | ${memConverged.rssMiB} MiB / ${memConverged.heapUsedMiB} MiB |`,
+    );
+    if (memConverged.afterGc !== undefined && memRestarted.afterGc !== undefined) {
+      const g = (m: typeof memConverged.afterGc) =>
+        `${m?.heapUsedMiB} MiB (old space ${m?.spacesMiB.old_space}, code ${m?.spacesMiB.code_space}); external ${m?.externalMiB} MiB`;
+      console.log(`| heap after a forced GC, fleet Stable | ${g(memConverged.afterGc)} |`);
+      console.log(`| heap after a forced GC, after restart | ${g(memRestarted.afterGc)} |`);
+    }
+    console.log(
+      `| restart: writes (Events included); last write | ${writes.length}; ${lastWriteS.toFixed(1)} s |`,
+    );
+    console.log(`| restart: writes by verb and resource | ${JSON.stringify(result.restart.writesBy)} |`);
+    console.log(
+      `| RSS / heap used after restart | ${memRestarted.rssMiB} MiB / ${memRestarted.heapUsedMiB} MiB |`,
+    );
+    if (change !== undefined && memChanged !== undefined) {
+      console.log(
+        `| fleet-wide new image (auto promotion) → all Stable on ${change.to} | ${change.allStableS.toFixed(1)} s (the apply ${change.appliedS.toFixed(1)} s; after it ${change.afterApplyS.toFixed(1)} s) |`,
+      );
+      console.log(
+        `| fleet-wide change: operator requests per rollout | ${change.requestsPerRollout} ${JSON.stringify(change.requestsPerRolloutBy)} |`,
+      );
+      console.log(
+        `| fleet-wide change: work queue max depth; mean wait; reconciles | ${change.queue.maxDepth}; ${change.queue.meanWaitMs} ms; ${change.queue.reconciles} |`,
+      );
+      console.log(
+        `| RSS / heap used after the change; CPU s of that process | ${memChanged.rssMiB} MiB / ${memChanged.heapUsedMiB} MiB; ${cpuS.toFixed(1)} |`,
+      );
+    } else
+      console.log(
+        `| fleet-wide change | not run (BENCH_CHANGE=0); CPU s of the restarted process ${cpuS.toFixed(1)} |`,
+      );
+    console.log(
+      `| load average (start / converged / change / end) | ${loadAtStart[0]} / ${loadAtConverged[0]} / ${loadAtChange[0]} / ${loadAtEnd[0]} |`,
+    );
+    console.log(`\nwritten to ${out}`);
   }
-  console.log(
-    `| restart: writes (Events included); last write | ${writes.length}; ${lastWriteS.toFixed(1)} s |`,
-  );
-  console.log(`| restart: writes by verb and resource | ${JSON.stringify(result.restart.writesBy)} |`);
-  console.log(
-    `| RSS / heap used after restart | ${memRestarted.rssMiB} MiB / ${memRestarted.heapUsedMiB} MiB |`,
-  );
-  console.log(
-    `| fleet-wide new image (auto promotion) → all Stable on ${change.to} | ${change.allStableS.toFixed(1)} s (the apply ${change.appliedS.toFixed(1)} s; after it ${change.afterApplyS.toFixed(1)} s) |`,
-  );
-  console.log(
-    `| fleet-wide change: operator requests per rollout | ${change.requestsPerRollout} ${JSON.stringify(change.requestsPerRolloutBy)} |`,
-  );
-  console.log(
-    `| fleet-wide change: work queue max depth; mean wait; reconciles | ${change.queue.maxDepth}; ${change.queue.meanWaitMs} ms; ${change.queue.reconciles} |`,
-  );
-  console.log(
-    `| RSS / heap used after the change; CPU s of that process | ${memChanged.rssMiB} MiB / ${memChanged.heapUsedMiB} MiB; ${cpuS.toFixed(1)} |`,
-  );
-  console.log(
-    `| load average (start / converged / change / end) | ${loadAtStart[0]} / ${loadAtConverged[0]} / ${loadAtChange[0]} / ${loadAtEnd[0]} |`,
-  );
-  console.log(`\nwritten to ${out}`);
 }
 
 await runBench(dir, main);
