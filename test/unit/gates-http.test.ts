@@ -10,6 +10,7 @@ import { closedPort, type LocalServer, readBody, serve } from "./support/servers
 
 let server: LocalServer;
 let flaps = 0;
+const clientPorts: number[] = [];
 const json = (res: import("node:http").ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(body));
@@ -37,6 +38,9 @@ before(async () => {
       case "/big":
         res.writeHead(200, { "content-type": "application/json" });
         return res.end(`"${"x".repeat(MAX_BODY_BYTES + 10)}"`);
+      case "/conn":
+        clientPorts.push(req.socket.remotePort ?? 0);
+        return json(res, 200, {});
       case "/flap":
         flaps += 1;
         return json(res, flaps % 2 === 0 ? 500 : 200, {});
@@ -131,6 +135,16 @@ describe("an http measurement", () => {
     const r = await measureHttp({ ...spec("/"), url: `http://127.0.0.1:${port}/` });
     assert.equal(r.phase, "Error");
     assert.match(r.message ?? "", /ECONNREFUSED/);
+  });
+  it("opens a new connection for every measurement (through a ClusterIP, each may reach another pod)", async () => {
+    clientPorts.length = 0;
+    for (let i = 0; i < 3; i++) assert.equal((await measureHttp(spec("/conn"))).phase, "Successful");
+    assert.equal(clientPorts.length, 3);
+    assert.equal(
+      new Set(clientPorts).size,
+      3,
+      `client ports ${clientPorts.join(", ")}: a connection was reused`,
+    );
   });
   it("stops when cancelled (the operator shutting down)", async () => {
     const cancel = new AbortController();

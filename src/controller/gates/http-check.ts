@@ -3,7 +3,13 @@
  * when there is a success condition, the body (or the value at jsonPath) tested by it. I/O, but no state: the
  * caller (the gate runner) owns concurrency and records the outcome. Redirects are not followed — a smoke
  * test that is redirected to a login page has not passed.
+ *
+ * Every measurement opens its own connection: through a Service's ClusterIP, kube-proxy picks a pod per
+ * connection, so a kept-alive connection would send every measurement of the check to the pod the first
+ * one reached, and a bad pod among good ones could pass or fail the whole check by chance.
  */
+import type { Readable } from "node:stream";
+import { Agent, request } from "undici";
 import { evaluateCondition, parseCondition, type Value } from "../../api/gate-condition.ts";
 import { lookup, parseJsonPath } from "../../api/gate-jsonpath.ts";
 import type { Outcome } from "../../bluegreen/gates/measurement.ts";
@@ -20,20 +26,19 @@ const errorText = (e: unknown): string => {
   return cause !== undefined && cause !== "" ? cause : e.message;
 };
 
-async function readCapped(res: Response): Promise<string | undefined> {
-  if (res.body === null) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+/** No keep-alive (undici: `pipelining: 0`): one connection per measurement (see above). */
+const oneConnectionPerRequest = new Agent({ pipelining: 0 });
+
+async function readCapped(body: Readable): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
     if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
+      body.destroy();
       return undefined;
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
@@ -48,17 +53,18 @@ export function comparable(v: unknown): { ok: true; value: Value } | { ok: false
 export async function measureHttp(spec: HttpRequestSpec, cancel?: AbortSignal): Promise<Outcome> {
   const timeout = AbortSignal.timeout(spec.timeoutMs);
   const signal = cancel === undefined ? timeout : AbortSignal.any([timeout, cancel]);
-  let res: Response;
+  let res: { status: number };
   let body: string | undefined;
   try {
-    res = await fetch(spec.url, {
+    const r = await request(spec.url, {
+      dispatcher: oneConnectionPerRequest,
       method: spec.method,
       headers: { ...spec.headers },
       ...(spec.body !== undefined && spec.method === "POST" ? { body: spec.body } : {}),
-      redirect: "manual",
       signal,
     });
-    body = await readCapped(res);
+    res = { status: r.statusCode };
+    body = await readCapped(r.body);
   } catch (e) {
     if (timeout.aborted) return { phase: "Error", message: `no answer within ${spec.timeoutMs / 1000}s` };
     if (cancel?.aborted === true) return { phase: "Error", message: "cancelled" };
