@@ -110,14 +110,33 @@ const READS = new Set(["get", "list", "watch"]);
 export const isWriteBy = (user: string) => (e: AuditEvent) =>
   e.stage === "ResponseComplete" && e.user.username === user && !READS.has(e.verb);
 
-/** Every completed request of `user` in the audit log, oldest first. */
+/**
+ * Every completed request of `user` in the audit log, oldest first. Read in 8 MiB chunks: at 10,000 BGDs
+ * the log passes 400 MB, near V8's longest string.
+ */
 export function auditOf(auditLog: string, user: string): AuditEvent[] {
   const quoted = `"${user}"`;
-  return readFileSync(auditLog, "utf8")
-    .split("\n")
-    .filter((l) => l.includes(quoted))
-    .map((l) => JSON.parse(l) as AuditEvent)
-    .filter((e) => e.stage === "ResponseComplete" && e.user.username === user);
+  const out: AuditEvent[] = [];
+  const fd = openSync(auditLog, "r");
+  try {
+    const buf = Buffer.alloc(8 << 20);
+    let rest = "";
+    for (let offset = 0; ; ) {
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      if (n === 0) break;
+      offset += n;
+      const lines = (rest + buf.subarray(0, n).toString("utf8")).split("\n");
+      rest = lines.pop() ?? "";
+      for (const l of lines) {
+        if (!l.includes(quoted)) continue;
+        const e = JSON.parse(l) as AuditEvent;
+        if (e.stage === "ResponseComplete" && e.user.username === user) out.push(e);
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }
 
 /** "verb resource[/subresource]". */
