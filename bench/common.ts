@@ -111,32 +111,40 @@ export const isWriteBy = (user: string) => (e: AuditEvent) =>
   e.stage === "ResponseComplete" && e.user.username === user && !READS.has(e.verb);
 
 /**
- * Every completed request of `user` in the audit log, oldest first. Read in 8 MiB chunks: at 10,000 BGDs
- * the log passes 400 MB, near V8's longest string.
+ * Reads the audit log from where the last call stopped to its current end, in 8 MiB chunks (at 10,000
+ * BGDs the log passes 400 MB, near V8's longest string), and returns the events whose line names `user`;
+ * a partial last line waits for the next call.
  */
-export function auditOf(auditLog: string, user: string): AuditEvent[] {
-  const quoted = `"${user}"`;
-  const out: AuditEvent[] = [];
+function auditTail(auditLog: string, user: string) {
   const fd = openSync(auditLog, "r");
-  try {
-    const buf = Buffer.alloc(8 << 20);
-    let rest = "";
-    for (let offset = 0; ; ) {
-      const n = readSync(fd, buf, 0, buf.length, offset);
-      if (n === 0) break;
-      offset += n;
-      const lines = (rest + buf.subarray(0, n).toString("utf8")).split("\n");
-      rest = lines.pop() ?? "";
-      for (const l of lines) {
-        if (!l.includes(quoted)) continue;
-        const e = JSON.parse(l) as AuditEvent;
-        if (e.stage === "ResponseComplete" && e.user.username === user) out.push(e);
+  const quoted = `"${user}"`;
+  const buf = Buffer.alloc(8 << 20);
+  let offset = 0;
+  let rest = "";
+  return {
+    next(): AuditEvent[] {
+      const out: AuditEvent[] = [];
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        if (n === 0) return out;
+        offset += n;
+        const lines = (rest + buf.subarray(0, n).toString("utf8")).split("\n");
+        rest = lines.pop() ?? "";
+        for (const l of lines) if (l.includes(quoted)) out.push(JSON.parse(l) as AuditEvent);
       }
-    }
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+/** Every completed request of `user` in the audit log, oldest first. */
+export function auditOf(auditLog: string, user: string): AuditEvent[] {
+  const tail = auditTail(auditLog, user);
+  try {
+    return tail.next().filter((e) => e.stage === "ResponseComplete" && e.user.username === user);
   } finally {
-    closeSync(fd);
+    tail.close();
   }
-  return out;
 }
 
 /** "verb resource[/subresource]". */
@@ -163,31 +171,18 @@ export async function waitQuiet(
   quietMs: number,
   maxMs: number,
 ) {
-  const fd = openSync(auditLog, "r");
+  const tail = auditTail(auditLog, user);
   const isWrite = isWriteBy(user);
-  const quoted = `"${user}"`;
-  let offset = 0;
-  let rest = "";
   const writes: AuditEvent[] = [];
   let last = since;
   const started = Date.now();
   try {
     for (;;) {
-      const buf = Buffer.alloc(8 << 20);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, offset);
-        if (n === 0) break;
-        offset += n;
-        const lines = (rest + buf.subarray(0, n).toString("utf8")).split("\n");
-        rest = lines.pop() ?? "";
-        for (const l of lines) {
-          if (!l.includes(quoted)) continue;
-          const e = JSON.parse(l) as AuditEvent;
-          const at = Date.parse(e.requestReceivedTimestamp);
-          if (isWrite(e) && at >= since) {
-            writes.push(e);
-            last = Math.max(last, at);
-          }
+      for (const e of tail.next()) {
+        const at = Date.parse(e.requestReceivedTimestamp);
+        if (isWrite(e) && at >= since) {
+          writes.push(e);
+          last = Math.max(last, at);
         }
       }
       const quiet = Date.now() - Math.max(last, since) >= quietMs;
@@ -201,7 +196,7 @@ export async function waitQuiet(
       await sleep(2000);
     }
   } finally {
-    closeSync(fd);
+    tail.close();
   }
 }
 

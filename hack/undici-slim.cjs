@@ -1,7 +1,7 @@
 "use strict";
 /**
  * What the bundled operator takes from undici, in place of its package root (hack/bundle-operator.ts
- * aliases `undici` to this file). The root loads and runs every part of undici at startup — fetch,
+ * resolves `undici` to this file). The root loads and runs every part of undici at startup — fetch,
  * WebSocket, EventSource, the cache storage, the mock agents, the interceptors — although the operator
  * only sends through `request()` on an Agent (src/kube/kube.ts), and client-node's kubeconfig code only
  * builds an Agent or a ProxyAgent (its dist/config.js). `fetch` (client-node's own watch and

@@ -53,7 +53,7 @@ export function comparable(v: unknown): { ok: true; value: Value } | { ok: false
 export async function measureHttp(spec: HttpRequestSpec, cancel?: AbortSignal): Promise<Outcome> {
   const timeout = AbortSignal.timeout(spec.timeoutMs);
   const signal = cancel === undefined ? timeout : AbortSignal.any([timeout, cancel]);
-  let res: { status: number };
+  let code: number;
   let body: string | undefined;
   try {
     const r = await request(spec.url, {
@@ -63,17 +63,16 @@ export async function measureHttp(spec: HttpRequestSpec, cancel?: AbortSignal): 
       ...(spec.body !== undefined && spec.method === "POST" ? { body: spec.body } : {}),
       signal,
     });
-    res = { status: r.statusCode };
+    code = r.statusCode;
     body = await readCapped(r.body);
   } catch (e) {
     if (timeout.aborted) return { phase: "Error", message: `no answer within ${spec.timeoutMs / 1000}s` };
     if (cancel?.aborted === true) return { phase: "Error", message: "cancelled" };
     return { phase: "Error", message: `request failed: ${errorText(e)}` };
   }
-  const status = `status ${res.status}`;
+  const status = `status ${code}`;
   const expected = spec.expectedStatus;
-  const statusOk =
-    expected === undefined ? res.status >= 200 && res.status < 300 : expected.includes(res.status);
+  const statusOk = expected === undefined ? code >= 200 && code < 300 : expected.includes(code);
   if (!statusOk)
     return {
       phase: "Failed",
